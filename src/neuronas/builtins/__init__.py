@@ -1,0 +1,6 @@
+"""The NeuroNAS defaults, each an ordinary plugin module registered exactly like a third-party one.
+
+Built-ins are registered first, in this order; their plugin names are the module names.
+"""
+
+BUILTIN_PLUGINS: tuple[str, ...] = ()

@@ -1,0 +1,142 @@
+"""The ``neuronas`` command: the kernel's own commands plus those that plugins add.
+
+Errors that the user caused (`NeuronasError`) print one line and exit with the error's code (2 for
+usage errors, 3 when no candidate is feasible); other exceptions are bugs and keep their traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+import neuronas
+from neuronas.errors import NeuronasError
+from neuronas.plugin import manager
+from neuronas.plugin.registry import KINDS, canonical_kind
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    if issubclass(category, manager.PluginLoadWarning):
+        err_console.print(f"[yellow]warning:[/] {message}", highlight=False, soft_wrap=True)
+    else:
+        err_console.print(
+            f"[yellow]{category.__name__}:[/] {message} ({filename}:{lineno})",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+def print_json(data: Any) -> None:
+    """Machine-readable output on stdout, nothing else."""
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(neuronas.__version__, prog_name="neuronas")
+@click.option(
+    "--disable-plugin",
+    "disabled",
+    multiple=True,
+    metavar="NAME",
+    help="Do not load the named plugin (built-in or external). Repeatable.",
+)
+def cli(disabled: tuple[str, ...]) -> None:
+    """Hardware-aware, training-free spiking neural architecture search for CIM accelerators."""
+
+
+@cli.command("plugins")
+@click.option("--all", "show_all", is_flag=True, help="Also list blocked and unselected plugins.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins_command(show_all: bool, as_json: bool) -> None:
+    """List loaded plugins: version, source, hooks and the components each registered."""
+    described = manager.get_host().describe(include_skipped=show_all)
+    if as_json:
+        print_json(described)
+        return
+    table = Table(title="neuronas plugins")
+    for column in ("plugin", "version", "source", "components", "hooks"):
+        table.add_column(column)
+    for plugin in described["plugins"]:
+        components = "\n".join(
+            f"{kind}: {', '.join(names)}" for kind, names in plugin["components"].items()
+        )
+        hooks = "\n".join(h.removeprefix("neuronas_") for h in plugin["hooks"])
+        table.add_row(plugin["name"], plugin["version"], plugin["source"], components, hooks)
+    console.print(table)
+    for info in described.get("skipped", []):
+        console.print(f"skipped: {info['name']} ({info['source']}, not loaded)")
+    for failure in described["failed"]:
+        console.print(f"[red]failed:[/] {failure['name']}: {failure['error']}", highlight=False)
+
+
+@cli.command("list")
+@click.argument("kind", metavar="KIND")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def list_command(kind: str, as_json: bool) -> None:
+    """List the components of one KIND with a one-line description each.
+
+    KIND is one of: space, fitness, quantizer, hardware, strategy, dataset, executor.
+    """
+    kind = canonical_kind(kind)
+    registry = manager.get_host().registry
+    entries = list(registry.entries(kind))
+    if as_json:
+        print_json(
+            [
+                {"name": e.name, "plugin": e.plugin, "description": e.description}
+                for e in entries
+            ]
+        )
+        return
+    table = Table(title=f"{KINDS[kind][2]}s")
+    for column in ("name", "plugin", "description"):
+        table.add_column(column)
+    for entry in entries:
+        table.add_row(entry.name, entry.plugin, entry.description)
+    console.print(table)
+
+
+def _disabled_from_argv(argv: Sequence[str]) -> list[str]:
+    """``--disable-plugin`` must act before plugins add their commands, so read it early."""
+    names = []
+    for index, arg in enumerate(argv):
+        if arg == "--disable-plugin" and index + 1 < len(argv):
+            names.append(argv[index + 1])
+        elif arg.startswith("--disable-plugin="):
+            names.append(arg.partition("=")[2])
+    return names
+
+
+def build_cli() -> click.Group:
+    """The kernel's group with every plugin's commands added."""
+    group = click.Group(
+        name=cli.name,
+        commands=dict(cli.commands),
+        callback=cli.callback,
+        params=cli.params,
+        help=cli.help,
+        context_settings=cli.context_settings,
+    )
+    manager.get_host().hook.neuronas_register_commands(cli=group)
+    return group
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    warnings.showwarning = _show_warning
+    try:
+        manager.reset(blocked=_disabled_from_argv(args))
+        build_cli().main(args=args, prog_name="neuronas", standalone_mode=True)
+    except NeuronasError as error:
+        err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)

@@ -1,0 +1,161 @@
+"""The typed contract of every component kind, and the results they return.
+
+A plugin registers components through the ``neuronas_register_*`` hooks; each component is an object
+that satisfies one of the protocols below. Every component has a ``name`` (what users type) and a
+one-line ``description`` (what ``neuronas list KIND`` shows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+from neuronas.arch import Architecture, Cell, LayerShape
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from neuronas.search.evaluator import Evaluator
+
+
+@runtime_checkable
+class Component(Protocol):
+    name: str
+    description: str
+
+
+# --- search spaces -------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class SearchSpace(Component, Protocol):
+    """A set of cells, and how to turn an architecture made of them into a network."""
+
+    ops: tuple[str, ...]
+
+    def enumerate(self) -> Iterator[Cell]:
+        """Every valid cell, in the space's canonical (Algorithm 1) order."""
+
+    def sample(self, rng: np.random.Generator) -> Cell:
+        """One valid cell drawn from ``rng``."""
+
+    def is_valid(self, cell: Cell) -> bool:
+        """Whether ``cell`` belongs to this space."""
+
+    def build(self, arch: Architecture) -> torch.nn.Module:
+        """A freshly initialised network for ``arch`` (multi-step SNN, input [N, C, H, W])."""
+
+    def layer_shapes(self, arch: Architecture, include_classifier: bool = False) -> list[LayerShape]:
+        """The weight layers a hardware model maps, derived without running the network."""
+
+
+# --- fitness metrics -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class FitnessScore:
+    """A training-free score; ``value`` may be ``-inf`` (a singular kernel is a valid outcome)."""
+
+    value: float
+    per_batch: tuple[float, ...]
+    settings: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class FitnessMetric(Component, Protocol):
+    higher_is_better: bool
+
+    def score(self, model: torch.nn.Module, batches: Sequence[torch.Tensor]) -> FitnessScore:
+        """Score ``model`` (freshly initialised, possibly quantized) on the given input batches."""
+
+
+# --- quantizers ----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class QuantizationReport:
+    """What a quantizer did: per-layer formats and errors."""
+
+    bits: int
+    rounding: str
+    layers: Mapping[str, Mapping[str, float]] = attrs.field(factory=dict)
+    max_abs_error: float = 0.0
+
+
+@runtime_checkable
+class Quantizer(Component, Protocol):
+    def quantize(
+        self, model: torch.nn.Module, bits: int, rounding: str = "nearest", seed: int = 0
+    ) -> QuantizationReport:
+        """Quantize the weights of ``model``'s conv and linear layers in place."""
+
+
+# --- hardware cost models ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class HardwareCost:
+    """Totals with units, and where they come from."""
+
+    area_mm2: float
+    latency_ms: float
+    energy_uj: float
+    n_pe: int
+    n_tiles: int
+    energy_uj_per_layer: tuple[float, ...]
+    area_mm2_by_component: Mapping[str, float] = attrs.field(factory=dict)
+    energy_uj_by_component: Mapping[str, float] = attrs.field(factory=dict)
+    per_layer: tuple[Mapping[str, Any], ...] = ()
+    params: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class HardwareModel(Component, Protocol):
+    def make_config(self, overrides: Mapping[str, Any] | None = None) -> Any:
+        """A frozen config with the model's defaults, updated by ``overrides`` (checked)."""
+
+    def estimate(self, layers: Sequence[LayerShape], config: Any) -> HardwareCost:
+        """Area, latency and energy of the mapped ``layers``."""
+
+
+# --- datasets ------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class DataSplit:
+    """A whole split in memory: normalised float images [N, C, H, W] and integer labels [N]."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    num_classes: int
+
+
+@runtime_checkable
+class Dataset(Component, Protocol):
+    input_shape: tuple[int, int, int]
+    num_classes: int
+
+    def load(self, root: Path | None, split: str) -> DataSplit:
+        """Load ``split`` ('train' or 'test') from ``root``; raise DatasetError naming what is missing."""
+
+
+# --- search strategies ---------------------------------------------------------------------------
+
+
+@runtime_checkable
+class SearchStrategy(Component, Protocol):
+    def search(self, evaluator: Evaluator, space: SearchSpace, options: Mapping[str, Any]) -> Any:
+        """Propose candidates to ``evaluator`` and return the strategy's outcome."""
+
+
+# --- executors -----------------------------------------------------------------------------------
+
+
+@runtime_checkable
+class Executor(Component, Protocol):
+    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+        """Apply ``fn`` to every item, yielding results in the order of ``items``."""

@@ -1,0 +1,90 @@
+"""Every hook a neuronas plugin can implement, in lifecycle order.
+
+These docstrings are the hook reference (``docs/hooks.md`` repeats each signature, and a test keeps the
+two in step). A plugin is any module or object with functions marked ``@neuronas.hookimpl`` whose names
+are hooks below; a misspelled name is an error that names the plugin.
+
+Registration hooks receive ``register``, a callable taking one component object (see
+``neuronas.contracts`` for each kind's protocol). Observer hooks are called by the evaluator and the
+strategies; their return values are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("neuronas")
+
+# --- 1. components: called once per plugin, when the registry is built ----------------------------
+
+
+@hookspec
+def neuronas_register_search_spaces(register: Any) -> None:
+    """Register search spaces: ``register(space)`` for each object satisfying
+    ``neuronas.contracts.SearchSpace``."""
+
+
+@hookspec
+def neuronas_register_fitness_metrics(register: Any) -> None:
+    """Register training-free fitness metrics (``neuronas.contracts.FitnessMetric``)."""
+
+
+@hookspec
+def neuronas_register_quantizers(register: Any) -> None:
+    """Register weight quantizers (``neuronas.contracts.Quantizer``)."""
+
+
+@hookspec
+def neuronas_register_hardware(register: Any) -> None:
+    """Register hardware cost models (``neuronas.contracts.HardwareModel``)."""
+
+
+@hookspec
+def neuronas_register_strategies(register: Any) -> None:
+    """Register search strategies (``neuronas.contracts.SearchStrategy``)."""
+
+
+@hookspec
+def neuronas_register_datasets(register: Any) -> None:
+    """Register datasets (``neuronas.contracts.Dataset``)."""
+
+
+@hookspec
+def neuronas_register_executors(register: Any) -> None:
+    """Register candidate executors (``neuronas.contracts.Executor``)."""
+
+
+# --- 2. command line: called once when the ``neuronas`` click group is assembled -------------------
+
+
+@hookspec
+def neuronas_register_commands(cli: Any) -> None:
+    """Add subcommands to the ``neuronas`` click group: ``cli.add_command(command)``."""
+
+
+# --- 3. observers: fired while a search runs ------------------------------------------------------
+
+
+@hookspec
+def neuronas_search_started(config: Any, run_dir: Any) -> None:
+    """A search is about to propose its first candidate. ``config`` is the frozen ``SearchConfig``;
+    ``run_dir`` the run folder (a ``pathlib.Path``) or ``None``."""
+
+
+@hookspec
+def neuronas_candidate_evaluated(evaluation: Any) -> None:
+    """One candidate was evaluated (rejected by a budget or scored). ``evaluation`` is the
+    ``neuronas.search.Evaluation`` that was also appended to the journal."""
+
+
+@hookspec
+def neuronas_phase_finished(phase: str, best: Any) -> None:
+    """A strategy finished one phase (``"1"`` and ``"2"`` for two-phase, ``"random"`` for random).
+    ``best`` is the best ``Evaluation`` so far, or ``None``."""
+
+
+@hookspec
+def neuronas_search_finished(result: Any) -> None:
+    """A search ended; ``result`` is the ``neuronas.search.SearchResult`` that was written."""

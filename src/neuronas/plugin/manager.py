@@ -1,0 +1,282 @@
+"""Plugin loading policy: built-ins first, then the ``neuronas`` entry points one at a time.
+
+- A plugin that fails to import or register is recorded and reported in one warning line; it never
+  breaks the CLI. ``NEURONAS_STRICT_PLUGINS=1`` re-raises instead.
+- ``NEURONAS_LOAD_PLUGINS=a,b`` limits which entry-point plugins load (empty: none).
+- ``NEURONAS_DISABLE_PLUGINS=a,b``, ``neuronas --disable-plugin NAME`` and ``block_plugin(NAME)`` block
+  a plugin by name, built-in or external.
+- A hook implementation whose name matches no hookspec is an error naming the plugin.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import attrs
+import pluggy
+
+from neuronas.errors import PluginError
+from neuronas.plugin import hookspecs
+from neuronas.plugin.registry import KINDS, Registry
+
+ENTRY_POINT_GROUP = "neuronas"
+
+
+class PluginLoadWarning(UserWarning):
+    """A plugin failed to load and was skipped."""
+
+
+@attrs.frozen
+class PluginInfo:
+    name: str
+    version: str
+    source: str  # "builtin", "entrypoint" or "python"
+    distribution: str | None = None
+
+
+@attrs.frozen
+class PluginFailure:
+    name: str
+    distribution: str | None
+    version: str | None
+    error: str
+
+
+def _neuronas_version() -> str:
+    try:
+        return importlib.metadata.version("neuronas")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def _env_list(variable: str) -> list[str] | None:
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _strict() -> bool:
+    return os.environ.get("NEURONAS_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+
+
+class PluginHost:
+    """The pluggy manager, what it loaded, what failed, and the component registry built from it."""
+
+    def __init__(self, blocked: Iterable[str] = (), load_entry_points: bool = True) -> None:
+        self.pm = pluggy.PluginManager("neuronas")
+        self.pm.add_hookspecs(hookspecs)
+        self.blocked: set[str] = set(blocked) | set(_env_list("NEURONAS_DISABLE_PLUGINS") or [])
+        self.infos: dict[str, PluginInfo] = {}
+        self.failures: list[PluginFailure] = []
+        self.skipped: list[PluginInfo] = []
+        self._registry: Registry | None = None
+        self._register_builtins()
+        if load_entry_points:
+            self._load_entry_points()
+
+    # --- loading ---------------------------------------------------------------------------------
+
+    def _register_builtins(self) -> None:
+        from neuronas.builtins import BUILTIN_PLUGINS
+
+        version = _neuronas_version()
+        for module_name in BUILTIN_PLUGINS:
+            name = module_name.rpartition(".")[2]
+            info = PluginInfo(name, version, "builtin", "neuronas")
+            if name in self.blocked:
+                self.skipped.append(info)
+                continue
+            self._add(importlib.import_module(module_name), info)
+
+    def _load_entry_points(self) -> None:
+        selected = _env_list("NEURONAS_LOAD_PLUGINS")
+        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = entry_point.dist
+            dist_name = dist.metadata["Name"] if dist else None
+            version = dist.version if dist else None
+            info = PluginInfo(entry_point.name, version or "-", "entrypoint", dist_name)
+            wanted = selected is None or entry_point.name in selected or dist_name in selected
+            if not wanted or entry_point.name in self.blocked or dist_name in self.blocked:
+                self.skipped.append(info)
+                continue
+            try:
+                self._add(entry_point.load(), info)
+            except Exception as error:
+                self._record_failure(info, error)
+
+    def _record_failure(self, info: PluginInfo, error: Exception) -> None:
+        if _strict():
+            raise error
+        failure = PluginFailure(
+            info.name, info.distribution, info.version, f"{type(error).__name__}: {error}"
+        )
+        self.failures.append(failure)
+        origin = f" ({info.distribution} {info.version})" if info.distribution else ""
+        warnings.warn(
+            f"plugin {info.name!r}{origin} failed to load and was skipped: {failure.error}",
+            PluginLoadWarning,
+            stacklevel=2,
+        )
+
+    def _add(self, plugin: Any, info: PluginInfo) -> None:
+        if info.name in self.infos or self.pm.has_plugin(info.name):
+            raise PluginError(f"a plugin named {info.name!r} is already registered")
+        try:
+            self.pm.register(plugin, name=info.name)
+        except pluggy.PluginValidationError as error:
+            raise PluginError(f"plugin {info.name!r}: {error}") from None
+        unknown = [caller.name for caller in self.pm.get_hookcallers(plugin) if caller.spec is None]
+        if unknown:
+            self.pm.unregister(plugin)
+            known = [name for name in dir(hookspecs) if name.startswith("neuronas_")]
+            hints = []
+            for hook in unknown:
+                close = difflib.get_close_matches(hook, known, n=1)
+                hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise PluginError(
+                f"plugin {info.name!r} implements unknown hook(s) {', '.join(hints)}"
+            )
+        self.infos[info.name] = info
+        self._registry = None
+
+    def register(self, plugin: Any, name: str | None = None) -> str:
+        """Register a plugin object at run time (scripts, notebooks), with the entry-point rules."""
+        name = name or getattr(plugin, "__name__", None) or type(plugin).__name__
+        if name in self.blocked:
+            raise PluginError(f"plugin {name!r} is blocked")
+        version = str(getattr(plugin, "__version__", "-"))
+        self._add(plugin, PluginInfo(name, version, "python"))
+        try:
+            self._build_registry()
+        except Exception:
+            self.unregister(name)
+            raise
+        return name
+
+    def unregister(self, name: str) -> None:
+        plugin = self.pm.get_plugin(name)
+        if plugin is not None:
+            self.pm.unregister(plugin)
+        self.infos.pop(name, None)
+        self._registry = None
+
+    # --- the registry ----------------------------------------------------------------------------
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = self._build_registry()
+        return self._registry
+
+    def _build_registry(self) -> Registry:
+        """Call every registration hook once per plugin, so each component knows its owner."""
+        registry = Registry()
+        broken: list[tuple[PluginInfo, Exception]] = []
+        for kind, (hook_name, _protocol, _label) in KINDS.items():
+            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+                if impl.plugin_name in {info.name for info, _ in broken}:
+                    continue
+
+                def register(component: Any, _kind: str = kind, _owner: str = impl.plugin_name):
+                    registry.add(_kind, component, _owner)
+
+                try:
+                    impl.function(register=register)
+                except Exception as error:
+                    info = self.infos[impl.plugin_name]
+                    if info.source != "entrypoint":
+                        raise
+                    broken.append((info, error))
+        if broken:
+            for info, error in broken:
+                self.unregister(info.name)
+                self._record_failure(info, error)
+            return self._build_registry()
+        self._registry = registry
+        return registry
+
+    def hooks_of(self, name: str) -> list[str]:
+        plugin = self.pm.get_plugin(name)
+        return sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def describe(self, include_skipped: bool = False) -> dict[str, Any]:
+        """What ``neuronas plugins --json`` prints."""
+        plugins = []
+        for info in self.infos.values():
+            components: dict[str, list[str]] = {}
+            for entry in self.registry.entries():
+                if entry.plugin == info.name:
+                    components.setdefault(entry.kind, []).append(entry.name)
+            plugins.append(
+                {
+                    "name": info.name,
+                    "version": info.version,
+                    "source": info.source,
+                    "distribution": info.distribution,
+                    "hooks": self.hooks_of(info.name),
+                    "components": components,
+                }
+            )
+        described: dict[str, Any] = {
+            "plugins": plugins,
+            "failed": [attrs.asdict(failure) for failure in self.failures],
+        }
+        if include_skipped:
+            described["skipped"] = [attrs.asdict(info) for info in self.skipped]
+        return described
+
+
+_host: PluginHost | None = None
+_blocked: set[str] = set()
+
+
+def get_host() -> PluginHost:
+    """The process-wide plugin host, created on first use."""
+    global _host
+    if _host is None:
+        _host = PluginHost(blocked=_blocked)
+    return _host
+
+
+def reset(blocked: Iterable[str] = ()) -> None:
+    """Forget the loaded plugins; the next ``get_host()`` reloads them with ``blocked`` blocked."""
+    global _host
+    _blocked.clear()
+    _blocked.update(blocked)
+    _host = None
+
+
+def block_plugin(name: str) -> None:
+    """Block a plugin by name (built-in or external) and reload the others."""
+    reset(_blocked | {name})
+
+
+def register_plugin(plugin: Any, name: str | None = None) -> str:
+    """Register ``plugin`` (a module or object with ``@hookimpl`` functions); returns its name."""
+    return get_host().register(plugin, name)
+
+
+def get_component(kind: str, name: str) -> Any:
+    """The component of ``kind`` registered as ``name`` (or ``plugin:name``)."""
+    return get_host().registry.get(kind, name)
+
+
+def component_names(kind: str) -> list[str]:
+    return get_host().registry.names(kind)
+
+
+def fire(hook_name: str, **kwargs: Any) -> None:
+    """Call an observer hook on every plugin."""
+    hook: Callable[..., Any] = getattr(get_host().hook, hook_name)
+    hook(**kwargs)
