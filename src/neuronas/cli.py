@@ -92,10 +92,7 @@ def list_command(kind: str, as_json: bool) -> None:
     entries = list(registry.entries(kind))
     if as_json:
         print_json(
-            [
-                {"name": e.name, "plugin": e.plugin, "description": e.description}
-                for e in entries
-            ]
+            [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in entries]
         )
         return
     table = Table(title=f"{KINDS[kind][2]}s")

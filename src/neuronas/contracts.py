@@ -49,7 +49,9 @@ class SearchSpace(Component, Protocol):
     def build(self, arch: Architecture) -> torch.nn.Module:
         """A freshly initialised network for ``arch`` (multi-step SNN, input [N, C, H, W])."""
 
-    def layer_shapes(self, arch: Architecture, include_classifier: bool = False) -> list[LayerShape]:
+    def layer_shapes(
+        self, arch: Architecture, include_classifier: bool = False
+    ) -> list[LayerShape]:
         """The weight layers a hardware model maps, derived without running the network."""
 
 

@@ -140,9 +140,7 @@ class PluginHost:
             for hook in unknown:
                 close = difflib.get_close_matches(hook, known, n=1)
                 hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise PluginError(
-                f"plugin {info.name!r} implements unknown hook(s) {', '.join(hints)}"
-            )
+            raise PluginError(f"plugin {info.name!r} implements unknown hook(s) {', '.join(hints)}")
         self.infos[info.name] = info
         self._registry = None
 

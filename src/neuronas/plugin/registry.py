@@ -6,6 +6,7 @@ both, and ``plugin:name`` picks one deliberately.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,6 +47,17 @@ def canonical_kind(kind: str) -> str:
     return key
 
 
+def _members(protocol: type) -> list[str]:
+    """The attributes and methods a protocol requires, for an error that names the missing ones."""
+    members: set[str] = set()
+    for cls in protocol.__mro__:
+        if cls.__module__ != contracts.__name__:
+            continue
+        members.update(inspect.get_annotations(cls))
+        members.update(name for name, value in cls.__dict__.items() if callable(value))
+    return sorted(m for m in members if not m.startswith("_"))
+
+
 @attrs.frozen
 class Entry:
     kind: str
@@ -78,11 +90,7 @@ class Registry:
                 f"(a non-empty string without ':'), got {name!r}"
             )
         if not isinstance(component, protocol):
-            missing = [
-                member
-                for member in protocol.__protocol_attrs__  # type: ignore[attr-defined]
-                if not hasattr(component, member)
-            ]
+            missing = [member for member in _members(protocol) if not hasattr(component, member)]
             raise PluginError(
                 f"plugin {plugin!r} registered {label} {name!r} that lacks {', '.join(missing)} "
                 f"(see neuronas.contracts.{protocol.__name__})"

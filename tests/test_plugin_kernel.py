@@ -1,0 +1,279 @@
+"""The plugin kernel: loading policy, registration rules, lookups and the kernel's CLI commands."""
+
+import importlib.metadata
+import json
+import sys
+import types
+
+import pytest
+from click.testing import CliRunner
+
+import neuronas
+from neuronas.cli import build_cli
+from neuronas.errors import AmbiguousComponentError, PluginError, UnknownComponentError
+from neuronas.plugin import hookimpl, manager
+
+
+class FakeHardware:
+    description = "A fake cost model for tests.\nSecond line is not shown."
+
+    def __init__(self, name="fakehw"):
+        self.name = name
+
+    def make_config(self, overrides=None):
+        return dict(overrides or {})
+
+    def estimate(self, layers, config):
+        raise NotImplementedError
+
+
+def hardware_plugin(*names, module_name="fake_plugin"):
+    module = types.ModuleType(module_name)
+
+    @hookimpl
+    def neuronas_register_hardware(register):
+        for name in names:
+            register(FakeHardware(name))
+
+    module.neuronas_register_hardware = neuronas_register_hardware
+    return module
+
+
+def invoke(*args):
+    manager.reset()
+    result = CliRunner().invoke(build_cli(), list(args), catch_exceptions=False)
+    return result
+
+
+def test_builtins_are_listed_by_plugins_json():
+    described = json.loads(invoke("plugins", "--json").output)
+    builtin = [p for p in described["plugins"] if p["source"] == "builtin"]
+    from neuronas.builtins import BUILTIN_PLUGINS
+
+    assert [p["name"] for p in builtin] == [m.rpartition(".")[2] for m in BUILTIN_PLUGINS]
+    for plugin in builtin:
+        assert plugin["version"] == neuronas.__version__
+        assert plugin["hooks"], plugin
+
+
+def test_plugin_registered_from_python_shows_its_components():
+    neuronas.register_plugin(hardware_plugin("fakehw"), name="myplugin")
+    assert neuronas.get_component("hardware", "fakehw").name == "fakehw"
+    described = manager.get_host().describe()
+    mine = next(p for p in described["plugins"] if p["name"] == "myplugin")
+    assert mine["source"] == "python"
+    assert mine["components"] == {"hardware": ["fakehw"]}
+    assert mine["hooks"] == ["neuronas_register_hardware"]
+
+
+def test_misspelled_hook_is_an_error_naming_the_plugin():
+    module = types.ModuleType("typo")
+
+    @hookimpl
+    def neuronas_register_hardwares(register):
+        pass
+
+    module.neuronas_register_hardwares = neuronas_register_hardwares
+    with pytest.raises(
+        PluginError, match=r"plugin 'typo'.*neuronas_register_hardwares.*did you mean"
+    ):
+        neuronas.register_plugin(module, name="typo")
+    assert "typo" not in manager.get_host().infos
+
+
+def test_name_clash_names_both_plugins_and_qualified_lookup_resolves_it():
+    neuronas.register_plugin(hardware_plugin("same"), name="first")
+    neuronas.register_plugin(hardware_plugin("same"), name="second")
+    with pytest.raises(AmbiguousComponentError, match="'first' and 'second'") as caught:
+        neuronas.get_component("hardware", "same")
+    assert "first:same" in str(caught.value)
+    assert neuronas.get_component("hardware", "second:same").name == "same"
+    assert manager.get_host().registry.clashes() == [("hardware", "same", ["first", "second"])]
+
+
+def test_unknown_name_lists_valid_names_and_suggests_the_closest():
+    neuronas.register_plugin(hardware_plugin("spikeflowx", "other"), name="p")
+    with pytest.raises(UnknownComponentError) as caught:
+        neuronas.get_component("hardware", "spikefloww")
+    message = str(caught.value)
+    assert "valid names:" in message and "other" in message
+    assert "Did you mean 'spikeflowx'?" in message
+
+
+def test_component_without_contract_members_is_refused():
+    module = types.ModuleType("bad")
+
+    @hookimpl
+    def neuronas_register_hardware(register):
+        register(types.SimpleNamespace(name="half", description="no methods"))
+
+    module.neuronas_register_hardware = neuronas_register_hardware
+    with pytest.raises(PluginError, match=r"lacks.*estimate"):
+        neuronas.register_plugin(module, name="bad")
+
+
+def test_block_plugin_from_python():
+    neuronas.register_plugin(hardware_plugin("x"), name="blockme")
+    neuronas.block_plugin("blockme")
+    with pytest.raises(PluginError, match="blocked"):
+        neuronas.register_plugin(hardware_plugin("x"), name="blockme")
+
+
+class FakeDistribution:
+    def __init__(self):
+        self.metadata = {"Name": "neuronas-broken"}
+        self.version = "9.9"
+
+
+class FakeEntryPoint:
+    def __init__(self, name, loader):
+        self.name = name
+        self.dist = FakeDistribution()
+        self._loader = loader
+
+    def load(self):
+        return self._loader()
+
+
+def broken_import():
+    raise ImportError("no module named 'missing_dependency'")
+
+
+@pytest.fixture
+def entry_points(monkeypatch):
+    installed = []
+    real = importlib.metadata.entry_points
+
+    def fake(group=None, **kwargs):
+        if group == manager.ENTRY_POINT_GROUP:
+            return installed
+        return real(group=group, **kwargs)
+
+    monkeypatch.setattr(importlib.metadata, "entry_points", fake)
+    return installed
+
+
+def test_failing_entry_point_is_reported_and_cli_still_works(entry_points):
+    entry_points.append(FakeEntryPoint("broken", broken_import))
+    entry_points.append(FakeEntryPoint("good", lambda: hardware_plugin("goodhw")))
+    manager.reset()
+    with pytest.warns(manager.PluginLoadWarning, match="'broken' \\(neuronas-broken 9.9\\)"):
+        result = CliRunner().invoke(build_cli(), ["plugins", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0
+    described = json.loads(result.output)
+    assert described["failed"] == [
+        {
+            "name": "broken",
+            "distribution": "neuronas-broken",
+            "version": "9.9",
+            "error": "ImportError: no module named 'missing_dependency'",
+        }
+    ]
+    good = next(p for p in described["plugins"] if p["name"] == "good")
+    assert good["source"] == "entrypoint" and good["components"] == {"hardware": ["goodhw"]}
+
+
+def test_entry_point_whose_register_hook_raises_is_recorded(entry_points):
+    module = types.ModuleType("raises")
+
+    @hookimpl
+    def neuronas_register_hardware(register):
+        raise RuntimeError("constants file missing")
+
+    module.neuronas_register_hardware = neuronas_register_hardware
+    entry_points.append(FakeEntryPoint("raises", lambda: module))
+    manager.reset()
+    with pytest.warns(manager.PluginLoadWarning):
+        host = manager.get_host()
+        assert host.registry.names("hardware") == sorted(
+            e.name for e in host.registry.entries("hardware")
+        )
+    assert [f.error for f in host.failures] == ["RuntimeError: constants file missing"]
+    assert "raises" not in host.infos
+
+
+def test_strict_mode_reraises(entry_points, monkeypatch):
+    entry_points.append(FakeEntryPoint("broken", broken_import))
+    monkeypatch.setenv("NEURONAS_STRICT_PLUGINS", "1")
+    manager.reset()
+    with pytest.raises(ImportError, match="missing_dependency"):
+        manager.get_host()
+
+
+def test_load_plugins_env_limits_entry_points(entry_points, monkeypatch):
+    entry_points.append(FakeEntryPoint("one", lambda: hardware_plugin("hw1", module_name="one")))
+    entry_points.append(FakeEntryPoint("two", lambda: hardware_plugin("hw2", module_name="two")))
+    monkeypatch.setenv("NEURONAS_LOAD_PLUGINS", "two")
+    manager.reset()
+    assert "one" not in manager.get_host().infos and "two" in manager.get_host().infos
+    monkeypatch.setenv("NEURONAS_LOAD_PLUGINS", "")
+    manager.reset()
+    assert not [i for i in manager.get_host().infos.values() if i.source == "entrypoint"]
+
+
+def test_disable_plugin_on_the_command_line(entry_points):
+    entry_points.append(FakeEntryPoint("two", lambda: hardware_plugin("hw2", module_name="two")))
+    from neuronas.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        sys_argv = ["--disable-plugin", "two", "plugins", "--json", "--all"]
+        main(sys_argv)
+    assert caught.value.code == 0
+    host = manager.get_host()
+    assert "two" not in host.infos
+    assert [i.name for i in host.skipped] == ["two"]
+
+
+def test_list_unknown_kind_is_a_usage_error(capsys):
+    from neuronas.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["list", "hardwar"])
+    assert caught.value.code == 2
+    assert "Did you mean 'hardware'?" in capsys.readouterr().err
+
+
+def test_list_kind_shows_first_description_line():
+    neuronas.register_plugin(hardware_plugin("fakehw"), name="p")
+    rows = json.loads(CliRunner().invoke(build_cli(), ["list", "hardware", "--json"]).output)
+    assert {"name": "fakehw", "plugin": "p", "description": "A fake cost model for tests."} in rows
+
+
+def test_version():
+    result = invoke("--version")
+    assert result.output.strip() == f"neuronas, version {neuronas.__version__}"
+
+
+def test_plugins_can_add_commands():
+    import click
+
+    module = types.ModuleType("cmds")
+
+    @click.command("hello")
+    def hello():
+        click.echo("hello from a plugin")
+
+    @hookimpl
+    def neuronas_register_commands(cli):
+        cli.add_command(hello)
+
+    module.neuronas_register_commands = neuronas_register_commands
+    neuronas.register_plugin(module, name="cmds")
+    result = CliRunner().invoke(build_cli(), ["hello"])
+    assert result.output == "hello from a plugin\n"
+
+
+def test_observer_hooks_reach_plugins():
+    seen = []
+
+    class Observer:
+        @hookimpl
+        def neuronas_phase_finished(self, phase, best):
+            seen.append((phase, best))
+
+    neuronas.register_plugin(Observer(), name="observer")
+    manager.fire("neuronas_phase_finished", phase="1", best=None)
+    assert seen == [("1", None)]
+
+
+assert sys.version_info >= (3, 11)
