@@ -71,8 +71,15 @@ class FitnessScore:
 class FitnessMetric(Component, Protocol):
     higher_is_better: bool
 
-    def score(self, model: torch.nn.Module, batches: Sequence[torch.Tensor]) -> FitnessScore:
-        """Score ``model`` (freshly initialised, possibly quantized) on the given input batches."""
+    def score(
+        self, model: torch.nn.Module, batches: Sequence[torch.Tensor], *, carry_state: bool = True
+    ) -> FitnessScore:
+        """Score ``model`` (freshly initialised, possibly quantized) on the given input batches.
+
+        ``carry_state``: keep the network's state (membrane potentials) from one batch to the next
+        (SNASNet's way) or reset it between batches. Callers pass it by keyword and only when the
+        user chose it, so metrics without state may leave the keyword out.
+        """
 
 
 # --- quantizers ----------------------------------------------------------------------------------
