@@ -3,4 +3,7 @@
 Built-ins are registered first, in this order; their plugin names are the module names.
 """
 
-BUILTIN_PLUGINS: tuple[str, ...] = ()
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "neuronas.builtins.fitness",
+    "neuronas.builtins.quantizers",
+)
