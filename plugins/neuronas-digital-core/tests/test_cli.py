@@ -1,0 +1,95 @@
+"""The installed package is found through its entry point and used by the neuronas CLI."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+
+import neuronas.plugin
+import pytest
+from click.testing import CliRunner
+from neuronas.cli import build_cli
+
+from neuronas_digital_core import DigitalCoreModel
+
+
+@pytest.fixture(autouse=True)
+def fresh_plugins(monkeypatch):
+    for variable in ("NEURONAS_LOAD_PLUGINS", "NEURONAS_DISABLE_PLUGINS"):
+        monkeypatch.delenv(variable, raising=False)
+    neuronas.plugin.reset()
+    yield
+    neuronas.plugin.reset()
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(build_cli(), list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_the_entry_point_is_installed():
+    names = [ep.name for ep in importlib.metadata.entry_points(group="neuronas")]
+    assert "digital-core" in names, "run: pip install -e plugins/neuronas-digital-core"
+
+
+def test_plugins_lists_it_as_an_entry_point_with_its_hardware_model():
+    described = json.loads(invoke("plugins", "--json").output)
+    (plugin,) = [p for p in described["plugins"] if p["name"] == "digital-core"]
+    assert plugin["source"] == "entrypoint"
+    assert plugin["distribution"] == "neuronas-digital-core"
+    assert plugin["version"] == importlib.metadata.version("neuronas-digital-core")
+    assert plugin["hooks"] == ["neuronas_register_hardware"]
+    assert plugin["components"] == {"hardware": ["digital-core"]}
+    assert described["failed"] == []
+
+
+def test_list_hardware_shows_it():
+    listed = json.loads(invoke("list", "hardware", "--json").output)
+    assert {
+        "name": "digital-core",
+        "plugin": "digital-core",
+        "description": DigitalCoreModel().description,
+    } in listed
+    assert "digital-core" in invoke("list", "hardware").output
+
+
+def test_it_is_not_loaded_when_entry_points_are_limited(monkeypatch):
+    monkeypatch.setenv("NEURONAS_LOAD_PLUGINS", "")
+    neuronas.plugin.reset()
+    assert "digital-core" not in neuronas.plugin.component_names("hardware")
+
+
+def test_get_component_returns_the_model():
+    assert isinstance(neuronas.plugin.get_component("hardware", "digital-core"), DigitalCoreModel)
+    model = neuronas.plugin.get_component("hardware", "digital-core:digital-core")
+    assert model.name == "digital-core"
+
+
+def test_cost_command_uses_it(tmp_path):
+    if "cost" not in build_cli().commands:
+        pytest.skip("`neuronas cost` is not in this neuronas yet (issue 5, builtins/hardware.py)")
+    layers = tmp_path / "layers.json"
+    layers.write_text(
+        json.dumps(
+            {
+                "layers": [
+                    {
+                        "kind": "conv",
+                        "in_channels": 2,
+                        "out_channels": 4,
+                        "kernel": 3,
+                        "in_size": 8,
+                        "out_size": 8,
+                    }
+                ],
+                "params": {"spike_rates": [0.2]},
+            }
+        )
+    )
+    output = invoke("cost", "--layers", str(layers), "--hardware", "digital-core", "--json").output
+    cost = json.loads(output)
+    # As test_model's hand case, with twice the spike rate: 2 * (46080 + 9216) + 64000 pJ.
+    assert cost["energy_uj"] == pytest.approx(0.174592, rel=1e-9)
+    assert cost["n_pe"] == 1
+    assert cost["latency_ms"] == pytest.approx(5 * (2 * 460.8 + 256 + 100) / 200e3, rel=1e-9)
