@@ -120,6 +120,12 @@ class HardwareCost:
     energy_uj_by_component: Mapping[str, float] = attrs.field(factory=dict)
     per_layer: tuple[Mapping[str, Any], ...] = ()
     params: Mapping[str, Any] = attrs.field(factory=dict)
+    #: parameter count: the sum of the mapped layers' weights
+    n_weights: int = 0
+    #: caveats a user should read with the numbers (e.g. where SpikeSim's own code would fail)
+    notes: tuple[str, ...] = ()
+    #: name of the hardware model that produced this cost
+    model: str = ""
 
 
 @runtime_checkable

@@ -6,4 +6,5 @@ Built-ins are registered first, in this order; their plugin names are the module
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "neuronas.builtins.fitness",
     "neuronas.builtins.quantizers",
+    "neuronas.builtins.hardware",
 )

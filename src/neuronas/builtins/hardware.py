@@ -1,0 +1,222 @@
+"""Built-in hardware cost models (``spikeflow``, ``spikesim``) and the ``neuronas cost`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+import neuronas.plugin
+from neuronas.arch import Architecture, LayerShape
+from neuronas.cli import console, print_json
+from neuronas.contracts import HardwareCost
+from neuronas.errors import UsageError
+from neuronas.hardware import (
+    SpikeFlowModel,
+    SpikeSimModel,
+    cost_as_dict,
+    load_toml,
+    parse_assignments,
+)
+
+LAYER_KEYS = ("kind", "in_channels", "out_channels", "kernel", "in_size", "out_size")
+OPTIONAL_LAYER_KEYS = ("stride", "role", "name")
+
+
+@neuronas.plugin.hookimpl
+def neuronas_register_hardware(register):
+    register(SpikeFlowModel())
+    register(SpikeSimModel())
+
+
+@neuronas.plugin.hookimpl
+def neuronas_register_commands(cli):
+    cli.add_command(cost_command)
+
+
+def layers_from_json(path: Path) -> tuple[list[LayerShape], dict[str, Any]]:
+    """Layers and hardware params from ``{"layers": [...], "params": {...}}``; linear layers may
+    omit kernel, in_size and out_size (1)."""
+    try:
+        document = json.loads(path.read_text())
+    except OSError as error:
+        raise UsageError(f"cannot read layer file {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise UsageError(f"layer file {path} is not valid JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
+        raise UsageError(
+            f'layer file {path}: expected an object {{"layers": [...], "params": {{}}}}'
+        )
+    unknown = sorted(set(document) - {"layers", "params"})
+    if unknown:
+        raise UsageError(
+            f"layer file {path}: unknown key(s) {', '.join(unknown)}; valid: layers, params"
+        )
+    params = document.get("params", {})
+    if not isinstance(params, dict):
+        raise UsageError(f'layer file {path}: "params" must be an object of hardware parameters')
+    layers = []
+    for index, entry in enumerate(document["layers"]):
+        where = f"layer file {path}, layer {index}"
+        if not isinstance(entry, dict):
+            raise UsageError(f"{where}: expected an object with keys {', '.join(LAYER_KEYS)}")
+        extra = sorted(set(entry) - set(LAYER_KEYS) - set(OPTIONAL_LAYER_KEYS))
+        if extra:
+            valid = ", ".join(LAYER_KEYS + OPTIONAL_LAYER_KEYS)
+            raise UsageError(f"{where}: unknown key(s) {', '.join(extra)}; valid keys: {valid}")
+        values = dict(entry)
+        if values.get("kind") == "linear":
+            for key in ("kernel", "in_size", "out_size"):
+                values.setdefault(key, 1)
+        missing = [key for key in LAYER_KEYS if key not in values]
+        if missing:
+            raise UsageError(f"{where}: missing key(s) {', '.join(missing)}")
+        values.setdefault("name", f"layer{index}")
+        layers.append(LayerShape(**values))
+    return layers, params
+
+
+def _print_cost(cost: HardwareCost) -> None:
+    totals = Table(title=f"{cost.model}: totals")
+    for column in (
+        "area (mm^2)",
+        "latency (ms)",
+        "energy (uJ)",
+        "PEs",
+        "tiles",
+        "params (weights)",
+    ):
+        totals.add_column(column, justify="right")
+    totals.add_row(
+        f"{cost.area_mm2:.4f}",
+        f"{cost.latency_ms:.4f}",
+        f"{cost.energy_uj:.4f}",
+        str(cost.n_pe),
+        str(cost.n_tiles),
+        f"{cost.n_weights:,}",
+    )
+    console.print(totals)
+
+    has_tiles = any("n_tiles" in layer for layer in cost.per_layer)
+    layers = Table(title="per layer")
+    columns = ["#", "name", "kind", "kernel", "weights", "PEs"]
+    columns += ["tiles", "area (mm^2)"] if has_tiles else []
+    columns += ["energy (uJ)", "start (ms)", "end (ms)"]
+    for column in columns:
+        layers.add_column(column, justify="left" if column in ("name", "kind") else "right")
+    for index, layer in enumerate(cost.per_layer):
+        row = [
+            str(index),
+            layer["name"],
+            layer["kind"],
+            f"{layer['kernel_mapped']}x{layer['kernel_mapped']}",
+            f"{layer['weights']:,}",
+            str(layer["n_pe"]),
+        ]
+        if has_tiles:
+            row += [str(layer["n_tiles"]), f"{layer['area_mm2']:.4f}"]
+        row += [f"{layer['energy_uj']:.4f}", f"{layer['start_ms']:.4f}", f"{layer['end_ms']:.4f}"]
+        layers.add_row(*row)
+    console.print(layers)
+
+    components = Table(title="per component")
+    for column in ("component", "area (mm^2)", "area %", "energy (uJ)", "energy %"):
+        components.add_column(column, justify="left" if column == "component" else "right")
+    names = list(cost.area_mm2_by_component)
+    names += [name for name in cost.energy_uj_by_component if name not in names]
+    for name in names:
+        area = cost.area_mm2_by_component.get(name)
+        energy = cost.energy_uj_by_component.get(name)
+        components.add_row(
+            name,
+            "-" if area is None else f"{area:.4f}",
+            "-" if area is None else f"{100 * area / cost.area_mm2:.1f}",
+            "-" if energy is None else f"{energy:.4f}",
+            "-" if energy is None else f"{100 * energy / cost.energy_uj:.1f}",
+        )
+    console.print(components)
+    params = ", ".join(f"{key}={value}" for key, value in cost.params.items())
+    console.print(f"[bold]hardware parameters:[/] {params}", highlight=False)
+    for note in cost.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
+@click.command("cost")
+@click.argument("arch", required=False)
+@click.option(
+    "--layers",
+    "layers_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Cost a raw layer list: JSON {"layers": [...], "params": {...}} instead of ARCH.',
+)
+@click.option(
+    "--hardware",
+    "hardware_name",
+    default="spikeflow",
+    show_default=True,
+    help="Hardware cost model (see `neuronas list hardware`).",
+)
+@click.option(
+    "--space",
+    "space_name",
+    default="neuronas-3op",
+    show_default=True,
+    help="Search space that turns ARCH into layers.",
+)
+@click.option("--weight-bits", type=click.IntRange(min=1), help="Weight precision in bits.")
+@click.option(
+    "--set",
+    "assignments",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override one hardware parameter, e.g. --set crossbar_size=128. Repeatable.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="TOML file of hardware parameters (top level or a [hardware] table).",
+)
+@click.option("--include-classifier", is_flag=True, help="Also map the classifier layers of ARCH.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def cost_command(
+    arch: str | None,
+    layers_file: Path | None,
+    hardware_name: str,
+    space_name: str,
+    weight_bits: int | None,
+    assignments: tuple[str, ...],
+    config_file: Path | None,
+    include_classifier: bool,
+    as_json: bool,
+) -> None:
+    """Area, latency and energy of ARCH (an architecture string) or of --layers FILE.json.
+
+    Parameters are resolved in this order, later winning: the model's defaults, the timesteps of
+    ARCH (or the "params" of the layer file), --config, --weight-bits, --set. So
+    `--set timesteps=N` overrides the architecture's own timesteps.
+    """
+    if (arch is None) == (layers_file is None):
+        raise UsageError("give exactly one of ARCH or --layers FILE.json")
+    model = neuronas.plugin.get_component("hardware", hardware_name)
+    overrides: dict[str, Any] = {}
+    if layers_file is not None:
+        layers, overrides = layers_from_json(layers_file)
+    else:
+        architecture = Architecture.parse(arch)
+        space = neuronas.plugin.get_component("space", space_name)
+        layers = space.layer_shapes(architecture, include_classifier=include_classifier)
+        overrides["timesteps"] = architecture.macro.timesteps
+    if config_file is not None:
+        overrides.update(load_toml(config_file))
+    if weight_bits is not None:
+        overrides["weight_bits"] = weight_bits
+    overrides.update(parse_assignments(assignments))
+    cost = model.estimate(layers, model.make_config(overrides))
+    if as_json:
+        print_json(cost_as_dict(cost))
+    else:
+        _print_cost(cost)

@@ -1,0 +1,34 @@
+"""A HardwareCost as plain data with units, for ``--json``, journals and result files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from neuronas.contracts import HardwareCost
+
+UNITS = {
+    "area": "mm^2",
+    "latency": "ms",
+    "energy": "uJ",
+    "params": "weights (parameter count)",
+}
+
+
+def cost_as_dict(cost: HardwareCost) -> dict[str, Any]:
+    """Totals, breakdowns and the resolved hardware parameters; ``params`` is the weight count."""
+    return {
+        "model": cost.model,
+        "area_mm2": cost.area_mm2,
+        "latency_ms": cost.latency_ms,
+        "energy_uj": cost.energy_uj,
+        "n_pe": cost.n_pe,
+        "n_tiles": cost.n_tiles,
+        "params": cost.n_weights,
+        "energy_uj_per_layer": list(cost.energy_uj_per_layer),
+        "area_mm2_by_component": dict(cost.area_mm2_by_component),
+        "energy_uj_by_component": dict(cost.energy_uj_by_component),
+        "per_layer": [dict(layer) for layer in cost.per_layer],
+        "hardware_params": dict(cost.params),
+        "notes": list(cost.notes),
+        "units": UNITS,
+    }
