@@ -4,7 +4,12 @@ Built-ins are registered first, in this order; their plugin names are the module
 """
 
 BUILTIN_PLUGINS: tuple[str, ...] = (
+    "neuronas.builtins.spaces",
     "neuronas.builtins.fitness",
     "neuronas.builtins.quantizers",
+    "neuronas.builtins.datasets",
     "neuronas.builtins.hardware",
+    "neuronas.builtins.strategies",
+    "neuronas.builtins.executors",
+    "neuronas.builtins.search_command",
 )

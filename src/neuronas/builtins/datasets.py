@@ -1,0 +1,214 @@
+"""The built-in datasets: cifar10, cifar100, tinyimagenet, mnist, digits and synthetic.
+
+File-based datasets read their standard files from a data folder (``--data-dir``; the default is
+``neuronas.data.default_data_dir()``) and can fetch the usual download, but only when asked:
+``dataset.download(root)`` or ``neuronas data download NAME``. ``digits`` is bundled with
+scikit-learn and ``synthetic`` is generated, so both work offline with no folder at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import click
+import torch
+from rich.table import Table
+
+from neuronas import data
+from neuronas.cli import console, print_json
+from neuronas.contracts import DataSplit
+from neuronas.errors import UsageError
+from neuronas.plugin import get_component, hookimpl
+
+
+@attrs.frozen
+class FileDataset:
+    """A dataset read from its standard files; ``root`` is the data folder or the dataset's own."""
+
+    name: str
+    description: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    source: data.Source
+    reader: Callable[[Path | None, str], DataSplit]
+    augmentation: data.Augmentation
+
+    def load(self, root: Path | None, split: str) -> DataSplit:
+        return self.reader(root, split)
+
+    def download(self, root: Path | None = None) -> Path:
+        """Fetch the usual download into ``root`` (skipped when present); returns the folder."""
+        return self.source.download(root)
+
+
+@attrs.frozen
+class DigitsDataset:
+    """scikit-learn's bundled digits; ``root`` is ignored."""
+
+    name: str = "digits"
+    description: str = (
+        "scikit-learn's handwritten digits: 1797 8x8 grey images, 10 classes, bundled and offline "
+        "(stratified 80/20 split, seed 0)"
+    )
+    input_shape: tuple[int, int, int] = (1, 8, 8)
+    num_classes: int = 10
+    augmentation: data.Augmentation = data.AUGMENTATION["digits"]
+
+    def load(self, root: Path | None, split: str) -> DataSplit:
+        return data.read_digits(split)
+
+
+def _positive(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    values = value if isinstance(value, tuple) else (value,)
+    if not all(isinstance(v, int) and v > 0 for v in values):
+        raise UsageError(
+            f"synthetic dataset: {attribute.name} must be positive integers, got {value}"
+        )
+
+
+@attrs.frozen
+class SyntheticDataset:
+    """Seeded random images of any shape, for tests; ``root`` is ignored.
+
+    Each class has a fixed random pattern under the noise, so a training loop can learn it.
+    """
+
+    input_shape: tuple[int, int, int] = attrs.field(
+        default=(3, 32, 32), converter=tuple, validator=_positive
+    )
+    num_classes: int = attrs.field(default=10, validator=_positive)
+    train_size: int = attrs.field(default=512, validator=_positive)
+    test_size: int = attrs.field(default=128, validator=_positive)
+    seed: int = 0
+    name: str = "synthetic"
+    description: str = (
+        "Seeded random images (default 3x32x32, 10 classes, 512 train / 128 test), for tests"
+    )
+    augmentation: data.Augmentation = data.NO_AUGMENTATION
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.input_shape) != 3:
+            raise UsageError(
+                f"synthetic dataset: input_shape must be (C, H, W), got {self.input_shape}"
+            )
+
+    def load(self, root: Path | None, split: str) -> DataSplit:
+        size = self.train_size if split == "train" else self.test_size
+        return data.synthetic_split(split, self.input_shape, self.num_classes, size, self.seed)
+
+
+def _cifar_reader(variant: str) -> Callable[[Path | None, str], DataSplit]:
+    def read(root: Path | None, split: str) -> DataSplit:
+        return data.read_cifar(root, split, variant)
+
+    return read
+
+
+CIFAR10 = FileDataset(
+    name="cifar10",
+    description="CIFAR-10: 32x32 colour images, 10 classes, 50k train / 10k test (python batches)",
+    input_shape=(3, 32, 32),
+    num_classes=10,
+    source=data.CIFAR10,
+    reader=_cifar_reader("cifar10"),
+    augmentation=data.AUGMENTATION["cifar10"],
+)
+CIFAR100 = FileDataset(
+    name="cifar100",
+    description="CIFAR-100: 32x32 colour images, 100 fine classes, 50k train / 10k test",
+    input_shape=(3, 32, 32),
+    num_classes=100,
+    source=data.CIFAR100,
+    reader=_cifar_reader("cifar100"),
+    augmentation=data.AUGMENTATION["cifar100"],
+)
+TINYIMAGENET = FileDataset(
+    name="tinyimagenet",
+    description="Tiny ImageNet: 64x64 colour images, 200 classes, 100k train / 10k val as test",
+    input_shape=(3, 64, 64),
+    num_classes=200,
+    source=data.TINYIMAGENET,
+    reader=data.read_tinyimagenet,
+    augmentation=data.AUGMENTATION["tinyimagenet"],
+)
+MNIST = FileDataset(
+    name="mnist",
+    description="MNIST: 28x28 grey handwritten digits, 10 classes, 60k train / 10k test (IDX)",
+    input_shape=(1, 28, 28),
+    num_classes=10,
+    source=data.MNIST,
+    reader=data.read_mnist,
+    augmentation=data.AUGMENTATION["mnist"],
+)
+
+DATASETS = (CIFAR10, CIFAR100, TINYIMAGENET, MNIST, DigitsDataset(), SyntheticDataset())
+
+
+@hookimpl
+def neuronas_register_datasets(register: Any) -> None:
+    for dataset in DATASETS:
+        register(dataset)
+
+
+# --- `neuronas data` ----------------------------------------------------------------------------
+
+
+@click.group("data")
+def data_group() -> None:
+    """Fetch datasets and check a data folder."""
+
+
+_DATA_DIR_HELP = "Data folder (default: $NEURONAS_DATA_DIR or ~/.cache/neuronas/data)."
+
+
+@data_group.command("download")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+def download_command(name: str, data_dir: Path | None) -> None:
+    """Download and unpack dataset NAME's usual archive (nothing happens if already there)."""
+    dataset = get_component("dataset", name)
+    fetch = getattr(dataset, "download", None)
+    if fetch is None:
+        raise UsageError(f"dataset {name!r} has nothing to download")
+    folder = fetch(data_dir)
+    console.print(f"{name}: ready in {folder}")
+
+
+@data_group.command("check")
+@click.argument("name")
+@click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def check_command(name: str, data_dir: Path | None, as_json: bool) -> None:
+    """Load both splits of dataset NAME and show their sizes, shapes and pixel statistics."""
+    dataset = get_component("dataset", name)
+    rows = []
+    for split in data.SPLITS:
+        loaded = dataset.load(data_dir, split)
+        rows.append(
+            {
+                "split": split,
+                "images": len(loaded.labels),
+                "shape": list(loaded.images.shape[1:]),
+                "num_classes": loaded.num_classes,
+                "classes_present": int(torch.unique(loaded.labels).numel()),
+                "pixel_mean": round(float(loaded.images.mean()), 4),
+                "pixel_std": round(float(loaded.images.std()), 4),
+            }
+        )
+    if as_json:
+        print_json({"dataset": name, "splits": rows})
+        return
+    table = Table(title=f"dataset {name}")
+    for column in rows[0]:
+        table.add_column(column.replace("_", " "))
+    for row in rows:
+        table.add_row(*(str(value) for value in row.values()))
+    console.print(table)
+
+
+@hookimpl
+def neuronas_register_commands(cli: Any) -> None:
+    cli.add_command(data_group)
