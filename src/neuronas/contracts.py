@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import attrs
 
-from neuronas.arch import Architecture, Cell, LayerShape
+from neuronas.arch import Architecture, Cell, LayerShape, Macro
 
 if TYPE_CHECKING:
     import numpy as np
@@ -46,8 +46,13 @@ class SearchSpace(Component, Protocol):
     def is_valid(self, cell: Cell) -> bool:
         """Whether ``cell`` belongs to this space."""
 
-    def build(self, arch: Architecture) -> torch.nn.Module:
-        """A freshly initialised network for ``arch`` (multi-step SNN, input [N, C, H, W])."""
+    def build(self, arch: Architecture, seed: int | None = None) -> torch.nn.Module:
+        """A freshly initialised network for ``arch`` (multi-step SNN, input [N, C, H, W]).
+
+        ``seed=None``: PyTorch's default initialisation. With a seed, every conv, linear and
+        BatchNorm layer is initialised from a generator seeded by (seed, the layer's place, its edge
+        and op), so two candidates that share a layer at the same place get identical weights.
+        """
 
     def layer_shapes(
         self, arch: Architecture, include_classifier: bool = False
@@ -161,10 +166,29 @@ class Dataset(Component, Protocol):
 # --- search strategies ---------------------------------------------------------------------------
 
 
+@attrs.frozen
+class SearchContext:
+    """What a strategy gets: the evaluator, the space, the macro of every candidate, and a seeded RNG."""
+
+    evaluator: Evaluator
+    space: SearchSpace
+    macro: Macro
+    options: Any  # the run's frozen neuronas.search.SearchConfig
+    rng: np.random.Generator
+
+
+@attrs.frozen
+class StrategyOutcome:
+    """The strategy's pick (an ``Evaluation``, or ``None``) and notes for the result and the user."""
+
+    best: Any
+    notes: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class SearchStrategy(Component, Protocol):
-    def search(self, evaluator: Evaluator, space: SearchSpace, options: Mapping[str, Any]) -> Any:
-        """Propose candidates to ``evaluator`` and return the strategy's outcome."""
+    def search(self, context: SearchContext) -> StrategyOutcome:
+        """Propose candidates to ``context.evaluator`` and return the pick."""
 
 
 # --- executors -----------------------------------------------------------------------------------

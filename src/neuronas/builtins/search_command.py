@@ -1,0 +1,254 @@
+"""The ``neuronas run`` command and its rich progress display (an observer plugin)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from neuronas.errors import NoFeasibleArchitecture, UsageError
+from neuronas.plugin import hookimpl, manager
+from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS, Budgets, SearchConfig
+from neuronas.search.run import default_run_dir, run_search
+
+
+def parse_assignments(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` strings to a dict; values are read as JSON where they parse (numbers, bools)."""
+    result: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set {pair!r}: expected key=value, e.g. --set crossbar_size=128")
+        try:
+            result[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            result[key.strip()] = value
+    return result
+
+
+def load_hardware_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise UsageError(f"--hardware-config {path}: {error}") from None
+    return dict(data.get("hardware", data))
+
+
+class RichProgress:
+    """Observer plugin: a progress line with candidates per second and the best score so far."""
+
+    def __init__(self, console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]phase {task.fields[phase]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:.1f} cand/s"),
+            TextColumn("best {task.fields[best]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task = None
+        self.best: float | None = None
+        self.count = 0
+        self.scored = 0
+
+    @hookimpl
+    def neuronas_search_started(self, config, run_dir):
+        self.progress.start()
+        self.task = self.progress.add_task("search", total=None, phase="-", rate=0.0, best="-")
+
+    @hookimpl
+    def neuronas_candidate_evaluated(self, evaluation):
+        self.count += 1
+        if evaluation.scored and (self.best is None or evaluation.score > self.best):
+            self.best = evaluation.score
+        elapsed = self.progress.tasks[0].elapsed or 1e-9
+        self.progress.update(
+            self.task,
+            advance=1,
+            phase=evaluation.phase,
+            rate=self.count / elapsed,
+            best=f"{self.best:.3f}" if self.best is not None else "-",
+        )
+
+    @hookimpl
+    def neuronas_phase_finished(self, phase, best):
+        pick = f"{best.arch} (score {best.score:.3f})" if best is not None else "nothing scored"
+        self.progress.console.print(f"phase {phase} finished: {pick}", highlight=False)
+
+    @hookimpl
+    def neuronas_search_finished(self, result):
+        self.progress.stop()
+
+
+def result_table(result) -> Table:
+    """The best architecture's costs next to the budgets, and how many each budget rejected."""
+    best = result.best if result.feasible else result.least_violating
+    title = "best architecture" if result.feasible else "no feasible architecture; least violating"
+    table = Table(title=title)
+    for column in ("budget", "cost", "limit", "unit", "status", "rejected"):
+        table.add_column(column)
+    for budget in BUDGET_NAMES:
+        key = COST_KEYS[budget]
+        limit = result.config.budgets.limit(budget)
+        cost = best.costs[key] if best else None
+        violation = best.violations.get(budget) if best else None
+        status = "off" if limit is None else ("ok" if violation <= 0 else "[red]over[/]")
+        table.add_row(
+            budget,
+            "-" if cost is None else f"{cost:,.4g}",
+            "-" if limit is None else f"{limit:,.4g}",
+            UNITS[key],
+            status,
+            str(result.rejected[budget]),
+        )
+    return table
+
+
+@click.command("run")
+@click.option("--hardware", default="spikeflow", show_default=True, help="Hardware cost model.")
+@click.option("--strategy", default="two-phase", show_default=True, help="Search strategy.")
+@click.option("--space", default="neuronas-3op", show_default=True, help="Search space.")
+@click.option("--fitness", default="hamming-logdet", show_default=True, help="Fitness metric.")
+@click.option("--quantizer", default="fixed-point", show_default=True, help="Weight quantizer.")
+@click.option("--weight-bits", default=8, show_default=True, help="Weight precision (QaFE), 2..32.")
+@click.option("--rounding", default="nearest", show_default=True, help="Quantizer rounding.")
+@click.option("--dataset", default="digits", show_default=True, help="Dataset for fitness batches.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the dataset.")
+@click.option("--max-params", default="10M", show_default=True, help="Memory budget, weights.")
+@click.option("--max-area", default="1000", show_default=True, help="Area budget, mm^2.")
+@click.option("--max-latency", default="500", show_default=True, help="Latency budget, ms.")
+@click.option("--max-energy", default="1000", show_default=True, help="Energy budget, uJ.")
+@click.option("--no-constraints", is_flag=True, help="Do not check budgets (SNASNet-style).")
+@click.option("--width", default=128, show_default=True, help="Cell A width C (cell B: 2C).")
+@click.option("--timesteps", default=5, show_default=True, help="SNN timesteps T.")
+@click.option("--hidden", default=1024, show_default=True, help="Classifier hidden LIF width.")
+@click.option("--population", default=10, show_default=True, help="Output neurons per class.")
+@click.option("--fitness-batch", default=256, show_default=True, help="Images per batch, S.")
+@click.option("--fitness-batches", default=2, show_default=True, help="Batches per score, R.")
+@click.option(
+    "--reset-between-batches", is_flag=True, help="Reset membranes between the R batches."
+)
+@click.option("--candidates", default=5000, show_default=True, help="Random search: N samples.")
+@click.option(
+    "--set",
+    "hardware_set",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Hardware parameter override (repeatable), e.g. --set crossbar_size=128.",
+)
+@click.option(
+    "--hardware-config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of hardware parameters (top level or a [hardware] table).",
+)
+@click.option("--include-classifier", is_flag=True, help="Map the classifier on the chip too.")
+@click.option("--executor", default="local", show_default=True, help="Candidate executor.")
+@click.option("--workers", default=1, show_default=True, help="Executor workers.")
+@click.option("--seed", default=0, show_default=True, help="Seed for everything random.")
+@click.option("--out", type=click.Path(path_type=Path), help="Run folder [default: runs/run-TIME].")
+@click.option(
+    "--resume",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Continue the interrupted run in this folder (its saved options are used).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print result.json instead of tables.")
+@click.pass_context
+def run_command(ctx: click.Context, **options: Any) -> None:
+    """Search for the best SNN architecture that fits the hardware budgets."""
+    from neuronas.cli import console, err_console, print_json
+
+    resume = options.pop("resume")
+    as_json = options.pop("as_json")
+    if resume is not None:
+        given = [
+            name
+            for name in options
+            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        ]
+        if given:
+            raise UsageError(
+                "--resume uses the options saved in the run folder; do not combine it with "
+                + ", ".join("--" + name.replace("_", "-") for name in given)
+            )
+        config, run_dir = SearchConfig(), resume
+    else:
+        config = SearchConfig(
+            hardware=options["hardware"],
+            strategy=options["strategy"],
+            space=options["space"],
+            fitness=options["fitness"],
+            quantizer=options["quantizer"],
+            weight_bits=options["weight_bits"],
+            rounding=options["rounding"],
+            dataset=options["dataset"],
+            data_dir=str(options["data_dir"]) if options["data_dir"] else None,
+            budgets=Budgets(
+                max_params=options["max_params"],
+                max_area_mm2=options["max_area"],
+                max_latency_ms=options["max_latency"],
+                max_energy_uj=options["max_energy"],
+            ),
+            hardware_params={
+                **load_hardware_file(options["hardware_config"]),
+                **parse_assignments(options["hardware_set"]),
+            },
+            map_classifier=options["include_classifier"],
+            width=options["width"],
+            timesteps=options["timesteps"],
+            hidden=options["hidden"],
+            population=options["population"],
+            fitness_batch=options["fitness_batch"],
+            fitness_batches=options["fitness_batches"],
+            carry_state=not options["reset_between_batches"],
+            candidates=options["candidates"],
+            constraints=not options["no_constraints"],
+            executor=options["executor"],
+            workers=options["workers"],
+            seed=options["seed"],
+        )
+        run_dir = options["out"] or default_run_dir()
+    display = None if as_json else RichProgress(err_console)
+    if display is not None:
+        manager.register_plugin(display, name="neuronas-progress")
+    try:
+        result = run_search(config, run_dir, resume=resume is not None)
+    except NoFeasibleArchitecture as error:
+        if as_json:
+            print_json(error.result.to_dict())
+        else:
+            console.print(result_table(error.result))
+        raise
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted; continue with: neuronas run --resume {run_dir}")
+        raise SystemExit(130) from None
+    finally:
+        if display is not None:
+            display.progress.stop()
+            manager.get_host().unregister("neuronas-progress")
+    if as_json:
+        print_json(result.to_dict())
+        return
+    console.print(result_table(result))
+    console.print(f"best: {result.best.arch}", highlight=False, soft_wrap=True)
+    console.print(f"score: {result.best.score:.4f} ({result.config.fitness})")
+    console.print(
+        f"{result.candidates_evaluated} candidates evaluated, {result.candidates_scored} scored "
+        f"in {result.search_time_s:.1f} s; run folder: {run_dir}"
+    )
+    for note in result.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+@hookimpl
+def neuronas_register_commands(cli):
+    cli.add_command(run_command)

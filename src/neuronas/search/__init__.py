@@ -1,0 +1,15 @@
+"""Search: the evaluator every strategy calls, the run journal, and running a search end to end."""
+
+from neuronas.search.config import Budgets, SearchConfig
+from neuronas.search.evaluator import Evaluation, Evaluator
+from neuronas.search.run import SearchResult, run_search, search
+
+__all__ = [
+    "Budgets",
+    "Evaluation",
+    "Evaluator",
+    "SearchConfig",
+    "SearchResult",
+    "run_search",
+    "search",
+]

@@ -1,0 +1,132 @@
+"""The frozen configuration of one search, and the budgets it enforces."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from neuronas.errors import UsageError
+
+BUDGET_NAMES = ("memory", "area", "latency", "energy")
+COST_KEYS = {"memory": "params", "area": "area_mm2", "latency": "latency_ms", "energy": "energy_uj"}
+UNITS = {"params": "weights", "area_mm2": "mm^2", "latency_ms": "ms", "energy_uj": "uJ"}
+
+_SUFFIXES = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
+
+
+def parse_quantity(text: str | float | int | None, what: str) -> float | None:
+    """'10M' -> 1e7, '500' -> 500.0, 'none'/'off' -> None (budget switched off)."""
+    if text is None:
+        return None
+    if isinstance(text, int | float):
+        value = float(text)
+    else:
+        cleaned = text.strip().lower()
+        if cleaned in ("none", "off", "inf"):
+            return None
+        match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmg]?)", cleaned)
+        if not match:
+            raise UsageError(
+                f"{what}: {text!r} is not a number (examples: 1000, 2.5e3, 10M, 'none' to switch "
+                "the budget off)"
+            )
+        value = float(match.group(1)) * _SUFFIXES[match.group(2)]
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{what} must be a positive number, got {text!r}")
+    return value
+
+
+@attrs.frozen
+class Budgets:
+    """The chip's budgets (the paper's defaults); ``None`` switches one off."""
+
+    max_params: float | None = attrs.field(
+        default=10e6, converter=lambda v: parse_quantity(v, "max_params (weights)")
+    )
+    max_area_mm2: float | None = attrs.field(
+        default=1000.0, converter=lambda v: parse_quantity(v, "max_area_mm2")
+    )
+    max_latency_ms: float | None = attrs.field(
+        default=500.0, converter=lambda v: parse_quantity(v, "max_latency_ms")
+    )
+    max_energy_uj: float | None = attrs.field(
+        default=1000.0, converter=lambda v: parse_quantity(v, "max_energy_uj")
+    )
+
+    def limit(self, budget: str) -> float | None:
+        return {
+            "memory": self.max_params,
+            "area": self.max_area_mm2,
+            "latency": self.max_latency_ms,
+            "energy": self.max_energy_uj,
+        }[budget]
+
+    def violations(self, costs: Mapping[str, float]) -> dict[str, float]:
+        """Relative violation per budget, (cost - limit) / limit: <= 0 is feasible."""
+        result = {}
+        for budget in BUDGET_NAMES:
+            limit = self.limit(budget)
+            if limit is not None:
+                result[budget] = (costs[COST_KEYS[budget]] - limit) / limit
+        return result
+
+
+def _positive(_instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise UsageError(f"{attribute.name.replace('_', '-')} must be at least 1, got {value}")
+
+
+@attrs.frozen
+class SearchConfig:
+    """Everything that determines a search's result (with the same seed, the same result)."""
+
+    hardware: str = "spikeflow"
+    strategy: str = "two-phase"
+    space: str = "neuronas-3op"
+    fitness: str = "hamming-logdet"
+    quantizer: str = "fixed-point"
+    weight_bits: int = attrs.field(default=8)
+    rounding: str = "nearest"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    budgets: Budgets = attrs.field(factory=Budgets)
+    hardware_params: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
+    map_classifier: bool = False
+    width: int = attrs.field(default=128, validator=_positive)
+    timesteps: int = attrs.field(default=5, validator=_positive)
+    hidden: int = attrs.field(default=1024, validator=_positive)
+    population: int = attrs.field(default=10, validator=_positive)
+    fitness_batch: int = attrs.field(default=256, validator=_positive)
+    fitness_batches: int = attrs.field(default=2, validator=_positive)
+    carry_state: bool = True
+    candidates: int = attrs.field(default=5000, validator=_positive)
+    constraints: bool = True
+    init: str = attrs.field(
+        default="shared", validator=attrs.validators.in_(("shared", "independent"))
+    )
+    reuse: bool = True
+    executor: str = "local"
+    workers: int = attrs.field(default=1, validator=_positive)
+    seed: int = 0
+
+    @weight_bits.validator
+    def _check_bits(self, _attribute: attrs.Attribute, value: int) -> None:
+        if not 2 <= value <= 32:
+            raise UsageError(f"weight-bits must be between 2 and 32, got {value}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SearchConfig:
+        data = dict(data)
+        unknown = set(data) - {field.name for field in attrs.fields(cls)}
+        if unknown:
+            raise UsageError(f"unknown search option(s): {', '.join(sorted(unknown))}")
+        if isinstance(data.get("budgets"), Mapping):
+            data["budgets"] = Budgets(**data["budgets"])
+        return cls(**data)

@@ -1,0 +1,240 @@
+"""The evaluator every strategy calls: cheap costs and budget checks first, the fitness only if they pass.
+
+Per candidate: derive layer shapes, ask the hardware model for area, latency and energy, count the
+weights (memory), record each budget as a named relative violation (<= 0 feasible), and only when the
+checks the strategy asks for pass, build the network, quantize it (QaFE) and score it. Results are
+cached by the canonical architecture string, so no candidate is scored twice in a run, and every new
+evaluation is appended to the run journal.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from neuronas.arch import Architecture
+from neuronas.plugin import manager
+from neuronas.search.config import BUDGET_NAMES, SearchConfig
+from neuronas.search.journal import Journal
+
+
+def _score_to_json(score: float | None) -> float | str | None:
+    if score is None or math.isfinite(score):
+        return score
+    return "inf" if score > 0 else "-inf"
+
+
+def _score_from_json(value: float | str | None) -> float | None:
+    return float(value) if value is not None else None
+
+
+@attrs.frozen
+class Evaluation:
+    """One evaluated candidate: its costs, budget violations and (if it was scored) its fitness."""
+
+    arch: str
+    phase: str
+    costs: Mapping[str, float]
+    violations: Mapping[str, float]
+    checks: tuple[str, ...]
+    score: float | None
+    seconds: float
+    cached: bool = False
+
+    @property
+    def scored(self) -> bool:
+        return self.score is not None
+
+    @property
+    def feasible(self) -> bool:
+        """Meets every budget (checked before scoring or not)."""
+        return all(value <= 0 for value in self.violations.values())
+
+    @property
+    def rejected_by(self) -> tuple[str, ...]:
+        """The checked budgets this candidate broke (why it was not scored)."""
+        return tuple(b for b in self.checks if self.violations.get(b, -1.0) > 0)
+
+    @property
+    def worst_violation(self) -> float:
+        return max([0.0, *self.violations.values()])
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "arch": self.arch,
+            "phase": self.phase,
+            "costs": dict(self.costs),
+            "violations": dict(self.violations),
+            "checks": list(self.checks),
+            "feasible": self.feasible,
+            "score": _score_to_json(self.score),
+            "seconds": self.seconds,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Evaluation:
+        return cls(
+            arch=record["arch"],
+            phase=str(record["phase"]),
+            costs=dict(record["costs"]),
+            violations=dict(record["violations"]),
+            checks=tuple(record["checks"]),
+            score=_score_from_json(record["score"]),
+            seconds=float(record["seconds"]),
+        )
+
+
+def derive_seed(*parts: Any) -> int:
+    """A stable 31-bit seed from any parts (stable across processes, unlike ``hash``)."""
+    return zlib.crc32("/".join(map(str, parts)).encode()) & 0x7FFFFFFF
+
+
+@attrs.frozen
+class CandidateScorer:
+    """Build, quantize (QaFE) and score one candidate; picklable so executors can ship it."""
+
+    space: str
+    fitness: str
+    quantizer: str
+    weight_bits: int
+    rounding: str
+    seed: int
+    init: str
+    carry_state: bool
+    batches: tuple[Any, ...]
+
+    def init_seed(self, arch: str) -> int:
+        if self.init == "shared":
+            return self.seed
+        return derive_seed(self.seed, "independent-init", arch)
+
+    def __call__(self, arch: str) -> tuple[float, float]:
+        import torch
+
+        started = time.perf_counter()
+        model = manager.get_component("space", self.space).build(
+            Architecture.parse(arch), seed=self.init_seed(arch)
+        )
+        manager.get_component("quantizer", self.quantizer).quantize(
+            model,
+            self.weight_bits,
+            rounding=self.rounding,
+            seed=derive_seed(self.seed, "rounding", arch),
+        )
+        with torch.no_grad():
+            result = manager.get_component("fitness", self.fitness).score(
+                model, list(self.batches), carry_state=self.carry_state
+            )
+        return float(result.value), time.perf_counter() - started
+
+
+CostFunction = Callable[[Architecture], dict[str, float]]
+
+
+class Evaluator:
+    """Evaluates candidates for strategies; see the module docstring for the order of work."""
+
+    def __init__(
+        self,
+        config: SearchConfig,
+        costs: CostFunction,
+        scorer: Callable[[str], tuple[float, float]],
+        executor: Any,
+        journal: Journal | None = None,
+        higher_is_better: bool = True,
+    ) -> None:
+        self.config = config
+        self.costs = costs
+        self.scorer = scorer
+        self.executor = executor
+        self.journal = journal
+        self.higher_is_better = higher_is_better
+        self.cache: dict[str, Evaluation] = {}
+        self.history: list[Evaluation] = []
+        if journal is not None:
+            for record in journal.records:
+                evaluation = Evaluation.from_record(record)
+                self.cache[evaluation.arch] = evaluation
+                self.history.append(evaluation)
+
+    def better(self, score: float | None, than: float | None) -> bool:
+        """Whether ``score`` beats ``than`` in the metric's direction (``None`` beats nothing)."""
+        if score is None or math.isnan(score):
+            return False
+        if than is None:
+            return True
+        return score > than if self.higher_is_better else score < than
+
+    def evaluate(self, arch: Architecture, phase: str, checks: Sequence[str]) -> Evaluation:
+        return self.evaluate_many([arch], phase, checks)[0]
+
+    def evaluate_many(
+        self, archs: Iterable[Architecture], phase: str, checks: Sequence[str] = BUDGET_NAMES
+    ) -> list[Evaluation]:
+        """Evaluate candidates in order; fitness runs through the executor for those that pass.
+
+        Records reach the journal in candidate order, each as soon as it is known.
+        """
+        checks = tuple(b for b in checks if self.config.budgets.limit(b) is not None)
+        keys = [arch.to_string() for arch in archs]
+        plan: dict[str, Evaluation] = {}  # rejected or cached: known without scoring
+        to_score: dict[str, Evaluation] = {}  # passes its checks, score pending
+        for key in keys:
+            if key in plan or key in to_score:
+                continue
+            started = time.perf_counter()
+            cached = self.cache.get(key)
+            if cached is not None:
+                costs, violations = dict(cached.costs), dict(cached.violations)
+            else:
+                costs = self.costs(Architecture.parse(key))
+                violations = self.config.budgets.violations(costs)
+            passes = all(violations.get(b, -1.0) <= 0 for b in checks)
+            evaluation = Evaluation(
+                key, phase, costs, violations, checks, None, time.perf_counter() - started
+            )
+            if cached is not None and (cached.scored or not passes):
+                plan[key] = attrs.evolve(
+                    evaluation, score=cached.score if passes else None, cached=True, seconds=0.0
+                )
+            elif passes:
+                to_score[key] = evaluation
+            else:
+                plan[key] = evaluation
+        scores = iter(self.executor.map(self.scorer, list(to_score)))
+        results: dict[str, Evaluation] = {}
+        for key in keys:
+            if key in results:
+                continue
+            if key in to_score:
+                score, seconds = next(scores)
+                pending = to_score[key]
+                evaluation = attrs.evolve(pending, score=score, seconds=pending.seconds + seconds)
+            else:
+                evaluation = plan[key]
+            results[key] = evaluation if evaluation.cached else self._record(evaluation)
+        return [results[key] for key in keys]
+
+    def _record(self, evaluation: Evaluation) -> Evaluation:
+        self.cache[evaluation.arch] = evaluation
+        self.history.append(evaluation)
+        if self.journal is not None:
+            self.journal.append(evaluation.to_record())
+        manager.fire("neuronas_candidate_evaluated", evaluation=evaluation)
+        return evaluation
+
+    def best_feasible(self) -> Evaluation | None:
+        """The best scored candidate that meets every budget."""
+        best = None
+        for evaluation in self.history:
+            if evaluation.feasible and self.better(evaluation.score, best.score if best else None):
+                best = evaluation
+        return best
+
+    def least_violating(self) -> Evaluation | None:
+        return min(self.history, key=lambda e: e.worst_violation, default=None)

@@ -1,0 +1,276 @@
+"""Run a search end to end: resolve the plugins, load data, run the strategy, write the run folder.
+
+The run folder holds ``config.json`` (written first, so a run can be resumed), ``journal.jsonl`` (one
+record per evaluated candidate), ``result.json`` and ``best_arch.txt``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from neuronas.arch import Architecture, Macro
+from neuronas.contracts import SearchContext
+from neuronas.errors import NoFeasibleArchitecture, UsageError
+from neuronas.plugin import fire, get_component
+from neuronas.search.config import BUDGET_NAMES, SearchConfig
+from neuronas.search.evaluator import CandidateScorer, Evaluation, Evaluator, derive_seed
+from neuronas.search.journal import Journal
+
+STEM_STRIDE_FROM = 64  # inputs this large (TinyImageNet) get a stride-2 stem, as in SNASNet
+
+
+@attrs.frozen
+class SearchResult:
+    """What a search found, how it got there, and everything needed to reproduce it."""
+
+    best: Evaluation | None
+    config: SearchConfig
+    candidates_evaluated: int
+    candidates_scored: int
+    rejected: Mapping[str, int]
+    search_time_s: float
+    evaluation_time_s: float
+    notes: tuple[str, ...]
+    versions: Mapping[str, str]
+    hardware_params: Mapping[str, Any]
+    least_violating: Evaluation | None
+    resumed: bool
+    run_dir: Path | None = None
+
+    @property
+    def feasible(self) -> bool:
+        return self.best is not None and self.best.feasible
+
+    @property
+    def architecture(self) -> Architecture | None:
+        return Architecture.parse(self.best.arch) if self.best else None
+
+    def to_dict(self) -> dict[str, Any]:
+        def describe(evaluation: Evaluation | None) -> dict[str, Any] | None:
+            if evaluation is None:
+                return None
+            record = evaluation.to_record()
+            return {
+                "arch": record["arch"],
+                "score": record["score"],
+                "costs": record["costs"],
+                "violations": record["violations"],
+                "feasible": record["feasible"],
+                "phase": record["phase"],
+            }
+
+        return {
+            "best": describe(self.best),
+            "feasible": self.feasible,
+            "least_violating": None if self.feasible else describe(self.least_violating),
+            "candidates_evaluated": self.candidates_evaluated,
+            "candidates_scored": self.candidates_scored,
+            "rejected": dict(self.rejected),
+            "search_time_s": self.search_time_s,
+            "evaluation_time_s": self.evaluation_time_s,
+            "resumed": self.resumed,
+            "notes": list(self.notes),
+            "config": self.config.to_dict(),
+            "hardware_params": dict(self.hardware_params),
+            "versions": dict(self.versions),
+        }
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for package in ("neuronas", "torch", "spikingjelly", "numpy"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return versions
+
+
+def default_run_dir() -> Path:
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"run-{stamp}"
+
+
+def _prepare_run_dir(config: SearchConfig, run_dir: Path, resume: bool) -> SearchConfig:
+    config_path = run_dir / "config.json"
+    if resume:
+        if not config_path.is_file():
+            raise UsageError(
+                f"cannot resume {run_dir}: it has no config.json (is it a neuronas run folder?)"
+            )
+        return SearchConfig.from_dict(json.loads(config_path.read_text())["config"])
+    if (run_dir / "journal.jsonl").exists():
+        raise UsageError(
+            f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out"
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"config": config.to_dict(), "versions": package_versions()}
+    _write_atomic(config_path, json.dumps(payload, indent=2))
+    return config
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_suffix(path.suffix + ".tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+def run_search(
+    config: SearchConfig, run_dir: Path | None = None, resume: bool = False
+) -> SearchResult:
+    """Run ``config`` (or resume the run in ``run_dir``) and return its result.
+
+    Raises ``NoFeasibleArchitecture`` (exit code 3) after writing the result when the budgets were
+    checked and no candidate met them all.
+    """
+    from neuronas.data import sample_batches
+
+    started = time.perf_counter()
+    if run_dir is not None:
+        config = _prepare_run_dir(config, Path(run_dir), resume)
+    elif resume:
+        raise UsageError("resume needs the run folder")
+    space = get_component("space", config.space)
+    strategy = get_component("strategy", config.strategy)
+    fitness = get_component("fitness", config.fitness)
+    get_component("quantizer", config.quantizer)
+    hardware = get_component("hardware", config.hardware)
+    dataset = get_component("dataset", config.dataset)
+    executor = get_component("executor", config.executor)
+
+    hardware_config = hardware.make_config(
+        {"timesteps": config.timesteps, "weight_bits": config.weight_bits, **config.hardware_params}
+    )
+    hardware_params = attrs.asdict(hardware_config) if attrs.has(hardware_config) else {}
+    split = dataset.load(Path(config.data_dir) if config.data_dir else None, "train")
+    channels, size, _ = tuple(split.images.shape[1:])
+    macro = Macro(
+        width=config.width,
+        timesteps=config.timesteps,
+        in_channels=channels,
+        input_size=size,
+        num_classes=split.num_classes,
+        hidden=config.hidden,
+        population=config.population,
+        stem_stride=2 if size >= STEM_STRIDE_FROM else 1,
+    )
+    batches = sample_batches(
+        split,
+        config.fitness_batch,
+        config.fitness_batches,
+        seed=derive_seed(config.seed, "batches"),
+    )
+
+    def costs(arch: Architecture) -> dict[str, float]:
+        layers = space.layer_shapes(arch, include_classifier=config.map_classifier)
+        estimate = hardware.estimate(layers, hardware_config)
+        memory = sum(layer.weights for layer in space.layer_shapes(arch) if layer.kind == "conv")
+        return {
+            "params": memory,
+            "area_mm2": estimate.area_mm2,
+            "latency_ms": estimate.latency_ms,
+            "energy_uj": estimate.energy_uj,
+        }
+
+    scorer = CandidateScorer(
+        space=config.space,
+        fitness=config.fitness,
+        quantizer=config.quantizer,
+        weight_bits=config.weight_bits,
+        rounding=config.rounding,
+        seed=config.seed,
+        init=config.init,
+        carry_state=config.carry_state,
+        batches=tuple(batches),
+    )
+    journal = Journal(Path(run_dir) / "journal.jsonl") if run_dir is not None else None
+    evaluator = Evaluator(
+        config,
+        costs,
+        scorer,
+        executor,
+        journal=journal,
+        higher_is_better=fitness.higher_is_better,
+    )
+    resumed_records = len(evaluator.history)
+    fire("neuronas_search_started", config=config, run_dir=run_dir)
+    try:
+        outcome = strategy.search(
+            SearchContext(
+                evaluator=evaluator,
+                space=space,
+                macro=macro,
+                options=config,
+                rng=np.random.default_rng(derive_seed(config.seed, "strategy")),
+            )
+        )
+    finally:
+        if journal is not None:
+            journal.close()
+    history = evaluator.history
+    rejected = {budget: 0 for budget in BUDGET_NAMES}
+    for evaluation in history:
+        for budget in evaluation.rejected_by:
+            rejected[budget] += 1
+    result = SearchResult(
+        best=outcome.best,
+        config=config,
+        candidates_evaluated=len(history),
+        candidates_scored=sum(1 for e in history if e.scored),
+        rejected=rejected,
+        search_time_s=time.perf_counter() - started,
+        evaluation_time_s=sum(e.seconds for e in history),
+        notes=tuple(outcome.notes),
+        versions=package_versions(),
+        hardware_params=hardware_params,
+        least_violating=evaluator.least_violating(),
+        resumed=resumed_records > 0,
+        run_dir=Path(run_dir) if run_dir is not None else None,
+    )
+    if run_dir is not None:
+        _write_atomic(Path(run_dir) / "result.json", json.dumps(result.to_dict(), indent=2))
+        if result.best is not None:
+            _write_atomic(Path(run_dir) / "best_arch.txt", result.best.arch + "\n")
+    fire("neuronas_search_finished", result=result)
+    if config.constraints and not result.feasible:
+        error = NoFeasibleArchitecture(_nothing_feasible_message(result))
+        error.result = result
+        raise error
+    return result
+
+
+def _nothing_feasible_message(result: SearchResult) -> str:
+    least = result.least_violating
+    if least is None:
+        return "no candidate was evaluated"
+    broken = ", ".join(
+        f"{budget} {value:+.1%}" for budget, value in least.violations.items() if value > 0
+    )
+    return (
+        f"no candidate meets every budget ({result.candidates_evaluated} evaluated). "
+        f"Least violating: {least.arch} ({broken} over budget)"
+    )
+
+
+def search(out: str | Path | None = None, resume: str | Path | None = None, **options: Any):
+    """Run a search from Python: ``neuronas.search(hardware="spikeflow", dataset="digits", ...)``.
+
+    Options are the fields of ``SearchConfig``; ``budgets`` may be a ``Budgets`` or a dict. Returns
+    the ``SearchResult``; raises ``NoFeasibleArchitecture`` (with the result written) when nothing
+    meets the budgets.
+    """
+    if resume is not None:
+        return run_search(SearchConfig(), Path(resume), resume=True)
+    config = SearchConfig.from_dict(options)
+    return run_search(config, Path(out) if out is not None else None)
