@@ -158,7 +158,7 @@ def test_random_search_scores_each_sample_once_and_keeps_the_best():
 
 
 def test_random_search_without_constraints_scores_everything():
-    context, scorer = make(
+    context, _ = make(
         lambda a: count_b(a.cell_b), budgets(area=1), candidates=20, constraints=False
     )
     outcome = RandomSearch().search(context)
