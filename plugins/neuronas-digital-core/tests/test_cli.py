@@ -9,6 +9,7 @@ import neuronas.plugin
 import pytest
 from click.testing import CliRunner
 from neuronas.cli import build_cli
+from neuronas.errors import UsageError
 
 from neuronas_digital_core import DigitalCoreModel
 
@@ -66,30 +67,54 @@ def test_get_component_returns_the_model():
     assert model.name == "digital-core"
 
 
-def test_cost_command_uses_it(tmp_path):
+CONV = {
+    "kind": "conv",
+    "in_channels": 2,
+    "out_channels": 4,
+    "kernel": 3,
+    "in_size": 8,
+    "out_size": 8,
+}
+
+
+def layer_file(tmp_path, layers, params=None):
     if "cost" not in build_cli().commands:
         pytest.skip("`neuronas cost` is not in this neuronas yet (issue 5, builtins/hardware.py)")
-    layers = tmp_path / "layers.json"
-    layers.write_text(
-        json.dumps(
-            {
-                "layers": [
-                    {
-                        "kind": "conv",
-                        "in_channels": 2,
-                        "out_channels": 4,
-                        "kernel": 3,
-                        "in_size": 8,
-                        "out_size": 8,
-                    }
-                ],
-                "params": {"spike_rates": [0.2]},
-            }
-        )
+    path = tmp_path / "layers.json"
+    path.write_text(json.dumps({"layers": layers, "params": params or {}}))
+    return str(path)
+
+
+def test_cost_command_uses_it(tmp_path):
+    path = layer_file(tmp_path, [CONV], {"spike_rates": [0.2]})
+    cost = json.loads(
+        invoke("cost", "--layers", path, "--hardware", "digital-core", "--json").output
     )
-    output = invoke("cost", "--layers", str(layers), "--hardware", "digital-core", "--json").output
-    cost = json.loads(output)
     # As test_model's hand case, with twice the spike rate: 2 * (46080 + 9216) + 64000 pJ.
     assert cost["energy_uj"] == pytest.approx(0.174592, rel=1e-9)
     assert cost["n_pe"] == 1
     assert cost["latency_ms"] == pytest.approx(5 * (2 * 460.8 + 256 + 100) / 200e3, rel=1e-9)
+    assert cost["hardware_params"]["spike_rates"] == [0.2]
+
+
+def test_cost_command_passes_weight_bits_and_set(tmp_path):
+    path = layer_file(tmp_path, [CONV])
+    args = ("cost", "--layers", path, "--hardware", "digital-core", "--json", "--weight-bits", "4")
+    cost = json.loads(invoke(*args, "--set", "input_spike_rate=0.2").output)
+    # 4608 SOPs x (20 + 4 x 0.5) pJ + 64000 pJ
+    assert cost["energy_uj"] == pytest.approx((4608 * 22 + 64000) / 1e6, rel=1e-9)
+    assert cost["hardware_params"]["weight_bits"] == 4
+    with pytest.raises(UsageError, match=r"unknown digital-core parameter.*'crossbar_size'"):
+        invoke(*args, "--set", "crossbar_size=128")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=KeyError,
+    reason="neuronas cost's table reads spikeflow's per-layer keys (kernel_mapped, n_pe, "
+    "start_ms), which the HardwareModel contract does not require",
+)
+def test_cost_command_prints_a_table(tmp_path):
+    path = layer_file(tmp_path, [CONV])
+    output = invoke("cost", "--layers", path, "--hardware", "digital-core").output
+    assert "synapse_accumulate" in output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -124,6 +125,12 @@ def test_config_takes_strings_as_from_the_command_line():
     )
     assert (config.timesteps, config.clock_mhz, config.weight_bits) == (4, 250.0, 4)
     assert config.spike_rates == (0.2, 0.3)
+
+
+def test_recorded_params_rebuild_the_same_config():
+    config = MODEL.make_config({"spike_rates": [0.3, 0.05], "weight_bits": 4})
+    recorded = json.loads(json.dumps(estimate([CONV, FC], **attrs.asdict(config)).params))
+    assert MODEL.make_config(recorded) == config
 
 
 def test_unknown_parameter_lists_the_valid_keys():
