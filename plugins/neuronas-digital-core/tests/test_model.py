@@ -213,11 +213,18 @@ def test_more_channels_spikes_or_bits_never_cost_less(
     assert cost(out_channels, rate + 0.1, weight_bits).latency_ms > base.latency_ms
 
 
-def test_readme_lists_every_parameter_with_its_default():
+def test_readme_table_matches_the_parameters():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
-    rows = re.findall(r"^\| `(\w+)` \| ([^|]+) \|", readme, flags=re.MULTILINE)
-    documented = {key: default.strip() for key, default in rows}
-    defaults = attrs.asdict(DigitalCoreConfig())
-    assert list(documented) == list(PARAMETER_NAMES)
-    for key, default in defaults.items():
-        assert documented[key] == ("none" if default is None else f"{default:g}"), key
+    rows = re.findall(
+        r"^\| `(\w+)` \| ([^|]+) \| ([^|]+) \| ([^|]+) \|$", readme, flags=re.MULTILINE
+    )
+    assert [row[0] for row in rows] == list(PARAMETER_NAMES)
+    for (key, default, unit, meaning), field in zip(
+        rows, attrs.fields(DigitalCoreConfig), strict=True
+    ):
+        expected_default = "none" if field.default is None else f"{field.default:g}"
+        assert (default, unit, meaning) == (
+            expected_default,
+            field.metadata["unit"],
+            field.metadata["meaning"],
+        ), key

@@ -83,24 +83,33 @@ def _param(default: Any, kind: type, unit: str, meaning: str, validator: Any) ->
 
 @attrs.frozen
 class DigitalCoreConfig:
-    """Every parameter of the model, with its unit; the defaults are illustrative (see README)."""
+    """Every parameter of the model; ``metadata`` holds its unit and meaning (the README's table).
 
-    timesteps: int = _param(5, int, "", "timesteps per inference", _in_range(1))
-    weight_bits: int = _param(8, int, "bit", "bits per stored weight", _in_range(1, 32))
+    The defaults are illustrative orders of magnitude, not one chip's data (see README).
+    """
+
+    timesteps: int = _param(5, int, "-", "timesteps per inference", _in_range(1))
+    weight_bits: int = _param(8, int, "bit", "bits per stored weight (1..32)", _in_range(1, 32))
     clock_mhz: float = _param(200.0, float, "MHz", "core clock", _in_range(0, low_inclusive=False))
     input_spike_rate: float = _param(
-        0.1, float, "", "input spike rate of every layer without a measured one", _in_range(0, 1)
+        0.1,
+        float,
+        "spikes / input / timestep",
+        "input spike rate of every layer without a measured one",
+        _in_range(0, 1),
     )
     spike_rates: tuple[float, ...] | None = _param(
         None,
         tuple,
-        "",
-        "measured input spike rate per layer (overrides input_spike_rate)",
+        "spikes / input / timestep",
+        'measured input spike rate per layer, one per layer in order (a list, or `"0.2,0.05"`)',
         _rates_in_unit_interval,
     )
-    neurons_per_core: int = _param(1024, int, "", "neurons one core updates", _in_range(1))
+    neurons_per_core: int = _param(1024, int, "neurons", "neurons one core updates", _in_range(1))
     synapse_memory_kib: int = _param(128, int, "KiB", "synapse SRAM per core", _in_range(1))
-    cores_per_chip: int = _param(128, int, "", "cores on one chip", _in_range(1))
+    cores_per_chip: int = _param(
+        128, int, "cores", "cores on one chip (`n_tiles` counts chips)", _in_range(1)
+    )
     energy_per_sop_pj: float = _param(
         20.0,
         float,
@@ -109,17 +118,21 @@ class DigitalCoreConfig:
         _in_range(0),
     )
     sram_read_pj_per_bit: float = _param(
-        0.5, float, "pJ/bit", "synapse SRAM read energy per weight bit", _in_range(0)
+        0.5,
+        float,
+        "pJ/bit",
+        "synapse SRAM read per weight bit (so 24 pJ per SOP at 8 bits)",
+        _in_range(0),
     )
     energy_per_neuron_update_pj: float = _param(
         50.0, float, "pJ", "one neuron's state update in one timestep", _in_range(0)
     )
-    cycles_per_sop: float = _param(1.0, float, "cycle", "core cycles per SOP", _in_range(0))
+    cycles_per_sop: float = _param(1.0, float, "cycles", "core cycles per SOP", _in_range(0))
     cycles_per_neuron_update: float = _param(
-        1.0, float, "cycle", "core cycles per neuron update", _in_range(0)
+        1.0, float, "cycles", "core cycles per neuron update", _in_range(0)
     )
     sync_cycles_per_step: float = _param(
-        100.0, float, "cycle", "barrier synchronisation at the end of each timestep", _in_range(0)
+        100.0, float, "cycles", "barrier synchronisation at the end of each timestep", _in_range(0)
     )
     core_logic_area_mm2: float = _param(
         0.2, float, "mm^2", "neuron logic, spike router and control of one core", _in_range(0)
