@@ -61,6 +61,8 @@ class MacCountModel:
             energy_uj_per_layer=tuple(energy),
             per_layer=tuple({"macs": count} for count in macs),
             params=attrs.asdict(config),
+            n_weights=weights,
+            model=self.name,
         )
 
 

@@ -95,6 +95,7 @@ def test_cost_command_uses_it(tmp_path):
     assert cost["n_pe"] == 1
     assert cost["latency_ms"] == pytest.approx(5 * (2 * 460.8 + 256 + 100) / 200e3, rel=1e-9)
     assert cost["hardware_params"]["spike_rates"] == [0.2]
+    assert (cost["model"], cost["params"]) == ("digital-core", 72)
 
 
 def test_cost_command_passes_weight_bits_and_set(tmp_path):

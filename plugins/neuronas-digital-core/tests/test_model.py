@@ -58,6 +58,11 @@ def test_single_conv_layer_by_hand():
     )
     (layer,) = cost.per_layer
     assert (layer["fan_in"], layer["neurons"], layer["weights"]) == (18, 256, 72)
+    assert (cost.model, cost.n_weights) == ("digital-core", 72)
+    assert cost.notes == (
+        "every layer's input spike rate is the assumed input_spike_rate=0.1; pass measured "
+        "spike_rates for real numbers",
+    )
     assert layer["sops"] == pytest.approx(2304)
     assert layer["cycles_per_step"] == pytest.approx(716.8)
 
@@ -112,6 +117,7 @@ def test_measured_spike_rates_are_used_per_layer():
         estimate([FC], input_spike_rate=0.05).energy_uj, rel=1e-12
     )
     assert list(measured.params["spike_rates"]) == [0.3, 0.05]
+    assert measured.notes == ()
 
 
 def test_spike_rates_must_match_the_layers():

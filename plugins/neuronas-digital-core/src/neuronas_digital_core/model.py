@@ -286,6 +286,12 @@ class DigitalCoreModel:
             "synapse_sram": n_cores * config.sram_area_mm2_per_core,
             "core_logic": n_cores * config.core_logic_area_mm2,
         }
+        notes = ()
+        if config.spike_rates is None:
+            notes = (
+                f"every layer's input spike rate is the assumed input_spike_rate="
+                f"{config.input_spike_rate:g}; pass measured spike_rates for real numbers",
+            )
         return HardwareCost(
             area_mm2=sum(area_by_component.values()),
             latency_ms=steps * step_cycles / (config.clock_mhz * 1e3),
@@ -297,6 +303,9 @@ class DigitalCoreModel:
             energy_uj_by_component=energy_by_component,
             per_layer=tuple(per_layer),
             params=attrs.asdict(config),
+            n_weights=sum(entry["weights"] for entry in per_layer),
+            notes=notes,
+            model=NAME,
         )
 
 
