@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +80,40 @@ def layers_from_json(path: Path) -> tuple[list[LayerShape], dict[str, Any]]:
     return layers, params
 
 
+UNIT_SUFFIXES = {"_mm2": " (mm^2)", "_uj": " (uJ)", "_ms": " (ms)"}
+
+
+def _per_layer_columns(per_layer: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Every scalar per-layer key any layer has, in first-seen order (any model's keys)."""
+    keys: dict[str, None] = {}
+    for layer in per_layer:
+        for key, value in layer.items():
+            if isinstance(value, str | int | float):
+                keys.setdefault(key)
+    return list(keys)
+
+
+def _heading(key: str) -> str:
+    for suffix, unit in UNIT_SUFFIXES.items():
+        if key.endswith(suffix):
+            return key.removesuffix(suffix) + unit
+    return key
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return str(value)
+
+
+def _share(part: float, total: float) -> str:
+    return f"{100 * part / total:.1f}" if total else "-"
+
+
 def _print_cost(cost: HardwareCost) -> None:
     totals = Table(title=f"{cost.model}: totals")
     for column in (
@@ -100,26 +135,13 @@ def _print_cost(cost: HardwareCost) -> None:
     )
     console.print(totals)
 
-    has_tiles = any("n_tiles" in layer for layer in cost.per_layer)
     layers = Table(title="per layer")
-    columns = ["#", "name", "kind", "kernel", "weights", "PEs"]
-    columns += ["tiles", "area (mm^2)"] if has_tiles else []
-    columns += ["energy (uJ)", "start (ms)", "end (ms)"]
-    for column in columns:
-        layers.add_column(column, justify="left" if column in ("name", "kind") else "right")
+    keys = _per_layer_columns(cost.per_layer)
+    layers.add_column("#", justify="right")
+    for key in keys:
+        layers.add_column(_heading(key), justify="left" if key in ("name", "kind") else "right")
     for index, layer in enumerate(cost.per_layer):
-        row = [
-            str(index),
-            layer["name"],
-            layer["kind"],
-            f"{layer['kernel_mapped']}x{layer['kernel_mapped']}",
-            f"{layer['weights']:,}",
-            str(layer["n_pe"]),
-        ]
-        if has_tiles:
-            row += [str(layer["n_tiles"]), f"{layer['area_mm2']:.4f}"]
-        row += [f"{layer['energy_uj']:.4f}", f"{layer['start_ms']:.4f}", f"{layer['end_ms']:.4f}"]
-        layers.add_row(*row)
+        layers.add_row(str(index), *(_cell(layer.get(key)) for key in keys))
     console.print(layers)
 
     components = Table(title="per component")
@@ -133,9 +155,9 @@ def _print_cost(cost: HardwareCost) -> None:
         components.add_row(
             name,
             "-" if area is None else f"{area:.4f}",
-            "-" if area is None else f"{100 * area / cost.area_mm2:.1f}",
+            "-" if area is None else _share(area, cost.area_mm2),
             "-" if energy is None else f"{energy:.4f}",
-            "-" if energy is None else f"{100 * energy / cost.energy_uj:.1f}",
+            "-" if energy is None else _share(energy, cost.energy_uj),
         )
     console.print(components)
     params = ", ".join(f"{key}={value}" for key, value in cost.params.items())

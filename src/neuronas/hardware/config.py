@@ -34,7 +34,7 @@ def parameter(default: Any, kind: str, unit: str, help: str, choices: tuple[str,
 Config = TypeVar("Config")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class SpikeSimConfig:
     """SpikeSim's inputs, with its defaults (64x64 RRAM crossbars, 8 PEs per tile, 250 MHz, T=5)."""
 
@@ -63,7 +63,7 @@ class SpikeSimConfig:
         return math.ceil(self.weight_bits / self.bits_per_cell)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class SpikeFlowConfig:
     """The NeuroNAS defaults: SpikeSim's constants with Table I of the NeuroNAS paper."""
 

@@ -8,8 +8,10 @@ result carries a note saying so.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from math import ceil, floor
+from math import floor
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -46,6 +48,53 @@ def spikesim_failure_notes(
 
 
 @attrs.frozen
+class Plan:
+    """Per-config constants: energy of one PE activation and area of one whole tile, by component."""
+
+    energy_pj: Mapping[str, float]
+    energy_total: float
+    tile_area_mm2: Mapping[str, float]
+    pe_cycle_ms: float
+    params: Mapping[str, Any]
+
+    @classmethod
+    @functools.cache
+    def of(cls, config: SpikeSimConfig) -> Plan:
+        kk = config.kernel_size * config.kernel_size
+        groups = config.crossbar_size / K.REFERENCE_MUX_SIZE  # SpikeSim's xbar_size / 8
+        per_tile = config.pes_per_tile  # SpikeSim charges whole tiles
+        area, energy = K.AREA_UM2, K.ENERGY_PJ
+        xbar = "xbar_" + config.device
+        energy_pj = {
+            "crossbars": groups * kk * energy[xbar],
+            "adcs": groups * groups * energy["adc"],
+            "muxes": groups * groups * energy["mux"],
+            "htree": energy["htree"],
+            "memory_fetch": energy["mem_fetch"],
+            "neurons": energy["neuron"],
+            "shift_add": groups * K.SUB_OPS_PER_GROUP * energy["sub"],
+            "temp_buffers": groups * energy["temp_buff"],
+            "tile_buffers": energy["tile_buff"],
+        }
+        tile_um2 = {
+            "crossbars": per_tile * kk * area[xbar],
+            "adcs": per_tile * groups * area["adc"],
+            "muxes": per_tile * groups * area["mux"],
+            "shift_add": groups * area["sub"],
+            "temp_buffers": area["temp_buff"],
+            "tile_buffers": area["tile_buff"],
+            "htree": area["htree"],
+        }
+        return cls(
+            energy_pj=MappingProxyType(energy_pj),
+            energy_total=sum(energy_pj.values()),
+            tile_area_mm2=MappingProxyType({k: v / K.UM2_PER_MM2 for k, v in tile_um2.items()}),
+            pe_cycle_ms=config.cycles_per_pe_cycle * 1000.0 / config.clock_mhz / K.NS_PER_MS,
+            params=MappingProxyType(attrs.asdict(config)),
+        )
+
+
+@attrs.frozen
 class SpikeSimModel:
     """SpikeSim's published ELA model, conventions included (reproduces its reference outputs)."""
 
@@ -60,91 +109,68 @@ class SpikeSimModel:
 
     def estimate(self, layers: Sequence[LayerShape], config: SpikeSimConfig) -> HardwareCost:
         check_layers(self.name, layers)
+        plan = Plan.of(config)
         x = config.crossbar_size
-        per_tile = config.pes_per_tile
         t = config.timesteps
-        kk = config.kernel_size * config.kernel_size
         f = config.bit_factor
         rho = config.pipeline_checkpoint
-        groups = x / K.REFERENCE_MUX_SIZE  # SpikeSim's xbar_size / 8, for ADCs, muxes and subs
-        area, energy = K.AREA_UM2, K.ENERGY_PJ
-        xbar = "xbar_" + config.device
-
-        e_parts = {
-            "crossbars": groups * kk * energy[xbar],
-            "adcs": groups * groups * energy["adc"],
-            "muxes": groups * groups * energy["mux"],
-            "htree": energy["htree"],
-            "memory_fetch": energy["mem_fetch"],
-            "neurons": energy["neuron"],
-            "shift_add": groups * K.SUB_OPS_PER_GROUP * energy["sub"],
-            "temp_buffers": groups * energy["temp_buff"],
-            "tile_buffers": energy["tile_buff"],
-        }
-        e_activation = sum(e_parts.values())
-        t_pe_ns = config.cycles_per_pe_cycle * 1000.0 / config.clock_mhz
+        t_pe = plan.pe_cycle_ms
+        activation_uj = plan.energy_total / K.PJ_PER_UJ
+        neuron_layers = config.neuron_memory_layers
 
         pe_per_layer = []
         per_layer = []
-        energy_pj = []
-        activations = 0
-        start = 0
-        end = 0
-        input_elements = 0
-        neuron_elements = 0
+        energy_uj = []
+        activations = n_weights = 0
+        start = end = 0
+        input_elements = neuron_elements = 0
         for index, layer in enumerate(layers):
-            pe = ceil(layer.in_channels / x) * ceil(f * layer.out_channels / x)
+            cin, cout = layer.in_channels, layer.out_channels
+            pe = -(-cin // x) * -(-f * cout // x)
             pixels = layer.out_size * layer.out_size
             layer_activations = t * pe * pixels
-            layer_energy = layer_activations * e_activation
-            neurons = layer.out_channels * pixels
+            layer_energy = layer_activations * activation_uj
+            neurons = cout * pixels
             end = start + t * neurons
             per_layer.append(
                 {
                     "name": layer.name,
                     "kind": layer.kind,
                     "kernel_mapped": config.kernel_size,
-                    "weights": layer.weights,
                     "n_pe": pe,
-                    "energy_uj": layer_energy / K.PJ_PER_UJ,
-                    "start_ms": start * t_pe_ns / K.NS_PER_MS,
-                    "end_ms": end * t_pe_ns / K.NS_PER_MS,
+                    "energy_uj": layer_energy,
+                    "start_ms": start * t_pe,
+                    "end_ms": end * t_pe,
                 }
             )
             start += t * floor(rho * neurons)
             pe_per_layer.append(pe)
-            energy_pj.append(layer_energy)
+            energy_uj.append(layer_energy)
             activations += layer_activations
-            input_elements += layer.in_channels * layer.in_size * layer.in_size
-            if index < config.neuron_memory_layers:
+            n_weights += layer.weights
+            input_elements += cin * layer.in_size * layer.in_size
+            if index < neuron_layers:
                 neuron_elements += neurons
 
         n_pe = sum(pe_per_layer)
-        n_tiles = ceil(n_pe / per_tile)
-        pe_slots = n_tiles * per_tile  # SpikeSim charges whole tiles
-        a_parts = {
-            "crossbars": pe_slots * kk * area[xbar],
-            "adcs": pe_slots * groups * area["adc"],
-            "muxes": pe_slots * groups * area["mux"],
-            "shift_add": n_tiles * groups * area["sub"],
-            "temp_buffers": n_tiles * area["temp_buff"],
-            "tile_buffers": n_tiles * area["tile_buff"],
-            "htree": n_tiles * area["htree"],
-            "input_memory": K.FMAP_ELEMENT_AREA_UM2 * input_elements,
-            "neuron_memory": K.FMAP_ELEMENT_AREA_UM2 * neuron_elements,
-        }
+        n_tiles = -(-n_pe // config.pes_per_tile)
+        a_parts = {name: n_tiles * um2 for name, um2 in plan.tile_area_mm2.items()}
+        a_parts["input_memory"] = K.FMAP_ELEMENT_AREA_UM2 * input_elements / K.UM2_PER_MM2
+        a_parts["neuron_memory"] = K.FMAP_ELEMENT_AREA_UM2 * neuron_elements / K.UM2_PER_MM2
         return HardwareCost(
-            area_mm2=sum(a_parts.values()) / K.UM2_PER_MM2,
-            latency_ms=end * t_pe_ns / K.NS_PER_MS,
-            energy_uj=sum(energy_pj) / K.PJ_PER_UJ,
+            area_mm2=sum(a_parts.values()),
+            latency_ms=end * t_pe,
+            energy_uj=sum(energy_uj),
             n_pe=n_pe,
             n_tiles=n_tiles,
-            energy_uj_per_layer=tuple(e / K.PJ_PER_UJ for e in energy_pj),
-            area_mm2_by_component={k: v / K.UM2_PER_MM2 for k, v in a_parts.items()},
-            energy_uj_by_component={k: v * activations / K.PJ_PER_UJ for k, v in e_parts.items()},
+            energy_uj_per_layer=tuple(energy_uj),
+            area_mm2_by_component=a_parts,
+            energy_uj_by_component={
+                name: pj * activations / K.PJ_PER_UJ for name, pj in plan.energy_pj.items()
+            },
             per_layer=tuple(per_layer),
-            params=attrs.asdict(config),
-            n_weights=sum(layer.weights for layer in layers),
+            params=plan.params,
+            n_weights=n_weights,
             notes=tuple(spikesim_failure_notes(layers, pe_per_layer, x)),
             model=self.name,
         )
