@@ -56,19 +56,18 @@ NORMALISATION: dict[str, Normalisation] = {
 def normalise(images: torch.Tensor, stats: Normalisation, scale: float = 255.0) -> torch.Tensor:
     """Float32 ``(images / scale - mean) / std`` for integer images [N, C, H, W].
 
-    Works in chunks so that a large uint8 split never exists twice in float32.
+    Converts into the result and scales it in place, so no float temporary of the split is made.
     """
-    count, channels = images.shape[:2]
+    channels = images.shape[1]
     if len(stats.mean) != channels:
         raise ValueError(f"{len(stats.mean)} channel statistics for {channels}-channel images")
-    mean = torch.tensor(stats.mean, dtype=torch.float32).view(1, -1, 1, 1)
-    std = torch.tensor(stats.std, dtype=torch.float32).view(1, -1, 1, 1)
+    factor = torch.tensor([1.0 / (scale * std) for std in stats.std]).view(1, -1, 1, 1)
+    shift = torch.tensor(
+        [-mean / std for mean, std in zip(stats.mean, stats.std, strict=True)]
+    ).view(1, -1, 1, 1)
     result = torch.empty(images.shape, dtype=torch.float32)
-    chunk = 4096
-    for start in range(0, count, chunk):
-        block = images[start : start + chunk].to(torch.float32)
-        result[start : start + chunk] = (block / scale - mean) / std
-    return result
+    result.copy_(images)
+    return torch.addcmul(shift, result, factor, out=result)
 
 
 # --- where datasets live, and how to obtain them -------------------------------------------------
@@ -610,20 +609,21 @@ def augment(
 def apply_augmentation(
     images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator
 ) -> torch.Tensor:
-    count, _channels, height, width = images.shape
-    result = images
+    """``augmentation`` applied to a batch [N, C, H, W], drawing from a CPU ``generator``."""
+    count, channels, height, width = images.shape
+    device = images.device
     if augmentation.padding:
         pad = augmentation.padding
         padded = torch.nn.functional.pad(images, (pad, pad, pad, pad))
-        offsets = torch.randint(0, 2 * pad + 1, (2, count), generator=generator)
-        offsets = offsets.to(images.device)
-        rows = offsets[0, :, None] + torch.arange(height, device=images.device)
-        cols = offsets[1, :, None] + torch.arange(width, device=images.device)
-        batch = torch.arange(count, device=images.device)[:, None, None]
-        # advanced indices around a slice put their dims first: [N, H, W, C]
-        result = padded[batch, :, rows[:, :, None], cols[:, None, :]].permute(0, 3, 1, 2)
+        offsets = torch.randint(0, 2 * pad + 1, (2, count), generator=generator).to(device)
+        rows = offsets[0, :, None] + torch.arange(height, device=device)
+        cols = offsets[1, :, None] + torch.arange(width, device=device)
+        flat = rows[:, :, None] * (width + 2 * pad) + cols[:, None, :]
+        index = flat.view(count, 1, height * width).expand(count, channels, height * width)
+        result = padded.view(count, channels, -1).gather(2, index).view(images.shape)
+    else:
+        result = images.clone()
     if augmentation.flip:
-        flipped = torch.rand(count, generator=generator) < 0.5
-        mask = flipped.to(images.device).view(-1, 1, 1, 1)
-        result = torch.where(mask, result.flip(-1), result)
-    return result.contiguous() if result is not images else images.clone()
+        flipped = (torch.rand(count, generator=generator) < 0.5).to(device)
+        result[flipped] = result[flipped].flip(-1)
+    return result
