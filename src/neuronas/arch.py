@@ -6,10 +6,14 @@ The string form follows NAS-Bench-201, grouped by target node:
 ``|conv3x3~0|+|skip~0|avgpool3x3~1|+|skip~0|conv3x3~1|skip~2|``.
 An architecture string joins cells A and B and the macro parameters that change the network:
 ``a=<cell>;b=<cell>;width=128;timesteps=5;input=3x32x32;classes=10;hidden=1024;population=10;stem_stride=1``.
+The strings are canonical (one string per architecture), so they serve as cache and de-duplication keys.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+import re
 from collections.abc import Iterator
 from typing import Literal
 
@@ -17,17 +21,32 @@ import attrs
 
 from neuronas.errors import ArchitectureSyntaxError
 
+#: What an operation name may contain: the characters that cannot break the string format.
+OP_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.-]+")
+_UNSIGNED = re.compile(r"[0-9]+")
+_EXAMPLE_CELL = "|conv3x3~0|+|skip~0|conv3x3~1|+|skip~0|avgpool3x3~1|conv3x3~2|"
 
+
+@functools.cache
 def edges_of(nodes: int) -> tuple[tuple[int, int], ...]:
     """Forward edges of a ``nodes``-node cell in source-major order."""
     return tuple((i, j) for i in range(nodes) for j in range(i + 1, nodes))
 
 
 def _nodes_for_edge_count(count: int) -> int | None:
-    nodes = 2
-    while nodes * (nodes - 1) // 2 < count:
-        nodes += 1
+    """n such that n*(n-1)/2 == count (n >= 2), else None."""
+    if count < 1:
+        return None
+    nodes = (1 + math.isqrt(1 + 8 * count)) // 2
     return nodes if nodes * (nodes - 1) // 2 == count else None
+
+
+def _check_op_name(op: object, where: str) -> None:
+    if not isinstance(op, str) or not OP_NAME_PATTERN.fullmatch(op):
+        raise ArchitectureSyntaxError(
+            f"{where}: operation name {op!r} is not valid; expected letters, digits, '_', '.' "
+            "or '-' (e.g. 'conv3x3')"
+        )
 
 
 @attrs.frozen
@@ -37,10 +56,13 @@ class Cell:
     ops: tuple[str, ...] = attrs.field(converter=tuple)
 
     def __attrs_post_init__(self) -> None:
-        if _nodes_for_edge_count(len(self.ops)) is None or len(self.ops) == 0:
+        if _nodes_for_edge_count(len(self.ops)) is None:
             raise ArchitectureSyntaxError(
-                f"a cell needs n*(n-1)/2 edge operations for some n >= 2 nodes, got {len(self.ops)}"
+                f"a cell needs n*(n-1)/2 edge operations for some n >= 2 nodes "
+                f"(1, 3, 6, 10, ...), got {len(self.ops)}"
             )
+        for (i, j), op in zip(self.edges, self.ops, strict=True):
+            _check_op_name(op, f"cell edge {i}-{j}")
 
     @property
     def nodes(self) -> int:
@@ -51,20 +73,28 @@ class Cell:
         return edges_of(self.nodes)
 
     def op(self, source: int, target: int) -> str:
-        return self.ops[self.edges.index((source, target))]
+        try:
+            return self.ops[self.edges.index((source, target))]
+        except ValueError:
+            raise KeyError(
+                f"no edge {source}-{target} in a {self.nodes}-node cell (edges go from a lower "
+                "node to a higher one)"
+            ) from None
 
     def items(self) -> Iterator[tuple[int, int, str]]:
         """(source, target, op) for every edge, source-major."""
         for (i, j), op in zip(self.edges, self.ops, strict=True):
             yield i, j, op
 
+    def inputs_of(self, target: int) -> tuple[tuple[int, str], ...]:
+        """(source, op) of every edge into ``target``, by source."""
+        return tuple((source, self.op(source, target)) for source in range(target))
+
     def to_string(self) -> str:
-        groups = []
-        for target in range(1, self.nodes):
-            groups.append(
-                "|" + "|".join(f"{self.op(s, target)}~{s}" for s in range(target)) + "|"
-            )
-        return "+".join(groups)
+        return "+".join(
+            "|" + "|".join(f"{op}~{source}" for source, op in self.inputs_of(target)) + "|"
+            for target in range(1, self.nodes)
+        )
 
     def __str__(self) -> str:
         return self.to_string()
@@ -74,28 +104,30 @@ class Cell:
         """Parse a NAS-Bench-201 style cell string; errors name the group and entry at fault."""
         text = text.strip()
         if not text:
-            raise ArchitectureSyntaxError("empty cell string; expected e.g. '|skip~0|+|skip~0|skip~1|'")
+            raise ArchitectureSyntaxError(f"empty cell string; expected e.g. {_EXAMPLE_CELL!r}")
         groups = text.split("+")
         by_edge: dict[tuple[int, int], str] = {}
         for target, group in enumerate(groups, start=1):
-            where = f"group {target} ({group!r}, the inputs of node {target})"
-            if not (group.startswith("|") and group.endswith("|")) or len(group) < 2:
+            where = f"cell string {text!r}: group {target} ({group!r}, the inputs of node {target})"
+            if len(group) < 2 or not (group.startswith("|") and group.endswith("|")):
                 raise ArchitectureSyntaxError(
-                    f"cell string {text!r}: {where} must start and end with '|'"
+                    f"{where} must start and end with '|', e.g. "
+                    f"'|{'|'.join(f'skip~{s}' for s in range(target))}|'"
                 )
             entries = group[1:-1].split("|")
             if len(entries) != target:
                 raise ArchitectureSyntaxError(
-                    f"cell string {text!r}: {where} has {len(entries)} entries, expected "
-                    f"{target} (one 'op~source' for each source 0..{target - 1})"
+                    f"{where} has {len(entries)} entries, expected {target} "
+                    f"(one 'op~source' for each source 0..{target - 1}, in order)"
                 )
             for expected_source, entry in enumerate(entries):
                 op, sep, source = entry.partition("~")
                 if not sep or not op or source != str(expected_source):
                     raise ArchitectureSyntaxError(
-                        f"cell string {text!r}: {where}, entry {entry!r}: expected "
+                        f"{where}, entry {expected_source + 1} ({entry!r}): expected "
                         f"'<op>~{expected_source}'"
                     )
+                _check_op_name(op, f"{where}, entry {expected_source + 1}")
                 by_edge[(expected_source, target)] = op
         nodes = len(groups) + 1
         return cls(tuple(by_edge[edge] for edge in edges_of(nodes)))
@@ -120,7 +152,17 @@ class Macro:
     stem_stride: int = attrs.field(default=1, validator=_positive_int)
 
 
-_MACRO_KEYS = ("width", "timesteps", "input", "classes", "hidden", "population", "stem_stride")
+#: string key -> Macro field, in the order the canonical string writes them ("input" is special).
+_MACRO_KEYS = {
+    "width": "width",
+    "timesteps": "timesteps",
+    "input": "input",
+    "classes": "num_classes",
+    "hidden": "hidden",
+    "population": "population",
+    "stem_stride": "stem_stride",
+}
+_KEYS_HELP = f"one of a, b, {', '.join(_MACRO_KEYS)}"
 
 
 @attrs.frozen
@@ -130,6 +172,11 @@ class Architecture:
     cell_a: Cell
     cell_b: Cell
     macro: Macro = Macro()
+
+    @property
+    def cells(self) -> dict[str, Cell]:
+        """{"a": cell A, "b": cell B}."""
+        return {"a": self.cell_a, "b": self.cell_b}
 
     def to_string(self) -> str:
         m = self.macro
@@ -146,27 +193,29 @@ class Architecture:
     def parse(cls, text: str) -> Architecture:
         """Parse an architecture string; omitted macro keys take their defaults."""
         fields: dict[str, str] = {}
-        for position, part in enumerate(p for p in text.strip().split(";") if p.strip()):
+        parts = [p for p in text.strip().split(";") if p.strip()]
+        for position, part in enumerate(parts, start=1):
             key, sep, value = part.partition("=")
             key = key.strip()
             if not sep:
                 raise ArchitectureSyntaxError(
-                    f"architecture string part {position + 1} ({part!r}): expected 'key=value' "
-                    f"with key one of a, b, {', '.join(_MACRO_KEYS)}"
+                    f"architecture string part {position} ({part.strip()!r}): expected "
+                    f"'key=value' with key {_KEYS_HELP}"
                 )
             if key not in ("a", "b", *_MACRO_KEYS):
                 raise ArchitectureSyntaxError(
-                    f"architecture string part {position + 1}: unknown key {key!r}; expected one "
-                    f"of a, b, {', '.join(_MACRO_KEYS)}"
+                    f"architecture string part {position}: unknown key {key!r}; expected {_KEYS_HELP}"
                 )
             if key in fields:
-                raise ArchitectureSyntaxError(f"architecture string: key {key!r} given twice")
+                raise ArchitectureSyntaxError(
+                    f"architecture string part {position}: key {key!r} given twice"
+                )
             fields[key] = value.strip()
         for required in ("a", "b"):
             if required not in fields:
                 raise ArchitectureSyntaxError(
-                    f"architecture string {text!r} has no '{required}=<cell>' part; expected "
-                    "'a=<cell A>;b=<cell B>[;width=..;...]'"
+                    f"architecture string {text.strip()!r} has no '{required}=<cell>' part; "
+                    "expected 'a=<cell A>;b=<cell B>[;width=..;...]'"
                 )
         macro_kwargs: dict[str, int] = {}
         for key, value in fields.items():
@@ -174,27 +223,33 @@ class Architecture:
                 continue
             if key == "input":
                 dims = value.split("x")
-                if len(dims) != 3 or not all(d.isdigit() for d in dims) or dims[1] != dims[2]:
+                if (
+                    len(dims) != 3
+                    or not all(_UNSIGNED.fullmatch(d) for d in dims)
+                    or int(dims[1]) != int(dims[2])
+                ):
                     raise ArchitectureSyntaxError(
                         f"architecture string: input={value!r}; expected CxHxW with H == W, "
                         "e.g. 3x32x32"
                     )
                 macro_kwargs["in_channels"], macro_kwargs["input_size"] = int(dims[0]), int(dims[1])
                 continue
-            if not value.isdigit():
+            if not _UNSIGNED.fullmatch(value):
                 raise ArchitectureSyntaxError(
                     f"architecture string: {key}={value!r}; expected a positive integer"
                 )
-            macro_kwargs[{"classes": "num_classes"}.get(key, key)] = int(value)
+            macro_kwargs[_MACRO_KEYS[key]] = int(value)
+        cells = {}
+        for key, label in (("a", "A"), ("b", "B")):
+            try:
+                cells[key] = Cell.parse(fields[key])
+            except ArchitectureSyntaxError as error:
+                raise ArchitectureSyntaxError(f"in cell {label} ({key}=...): {error}") from None
         try:
-            cell_a = Cell.parse(fields["a"])
+            macro = Macro(**macro_kwargs)
         except ArchitectureSyntaxError as error:
-            raise ArchitectureSyntaxError(f"in cell A: {error}") from None
-        try:
-            cell_b = Cell.parse(fields["b"])
-        except ArchitectureSyntaxError as error:
-            raise ArchitectureSyntaxError(f"in cell B: {error}") from None
-        return cls(cell_a, cell_b, Macro(**macro_kwargs))
+            raise ArchitectureSyntaxError(f"architecture string: {error}") from None
+        return cls(cells["a"], cells["b"], macro)
 
 
 LayerKind = Literal["conv", "linear"]
@@ -202,7 +257,11 @@ LayerKind = Literal["conv", "linear"]
 
 @attrs.frozen
 class LayerShape:
-    """One weight layer as a hardware model maps it (square kernels and feature maps)."""
+    """One weight layer as a hardware model maps it (square kernels and feature maps).
+
+    ``role`` is one of stem, cell_a, downsample, cell_b, classifier for the built-in spaces;
+    ``name`` is the layer's module path in the built network (e.g. ``cell_a.edges.e0_1.conv``).
+    """
 
     kind: LayerKind
     in_channels: int
@@ -216,7 +275,7 @@ class LayerShape:
 
     @property
     def weights(self) -> int:
-        """Number of weights (no bias: neuronas' layers have none)."""
+        """Number of weights (biases are not mapped to the crossbars)."""
         if self.kind == "linear":
             return self.in_channels * self.out_channels
         return self.in_channels * self.out_channels * self.kernel * self.kernel
