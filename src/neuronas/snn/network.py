@@ -1,0 +1,270 @@
+"""SNASNet's macro-architecture around two searched cells, and its layer shapes without a forward pass.
+
+stem Conv3x3 (in -> C, stride s) + BN -> repeat T times (direct encoding) -> cell A (C)
+-> BN -> LIF -> Conv3x3 C -> 2C -> BN -> AvgPool 2x2 -> cell B (2C) -> BN -> LIF -> AvgPool 2x2
+-> flatten -> Linear -> hidden LIF -> Linear -> k outputs per class -> mean over each class's
+population -> mean over timesteps = logits [N, classes].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+
+import attrs
+import torch
+from torch import nn
+
+from neuronas.arch import Architecture, Cell, LayerShape, Macro
+from neuronas.errors import UsageError
+from neuronas.snn.cell import CellModule, edge_key
+from neuronas.snn.neuron import make_lif
+from neuronas.snn.ops import OpSpec, per_step
+
+
+@attrs.frozen
+class FeatureSizes:
+    """Feature-map sides through the macro network."""
+
+    stem: int  # after the stem: cell A and the downsample conv work at this side
+    cell_b: int  # after the first 2x2 pool
+    classifier: int  # after the second 2x2 pool; the classifier sees 2C * side^2 inputs
+
+
+def feature_sizes(macro: Macro) -> FeatureSizes:
+    """The map sides, or a UsageError when the input does not fit the two 2x2 pools."""
+    stem = (macro.input_size - 1) // macro.stem_stride + 1  # 3x3 conv, padding 1
+    if macro.input_size % macro.stem_stride or stem % 4:
+        need = 4 * macro.stem_stride
+        raise UsageError(
+            f"input size {macro.input_size} with stem stride {macro.stem_stride} gives "
+            f"{stem}x{stem} maps after the stem; the network's two 2x2 average pools need the "
+            f"input size to be a multiple of {need} (e.g. {max(need, macro.input_size // need * need)})"
+        )
+    return FeatureSizes(stem, stem // 2, stem // 4)
+
+
+class Stem(nn.Module):
+    def __init__(self, macro: Macro) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(
+            macro.in_channels, macro.width, 3, stride=macro.stem_stride, padding=1, bias=False
+        )
+        self.bn = nn.BatchNorm2d(macro.width)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.conv(x))
+
+
+class Downsample(nn.Module):
+    """BN -> LIF -> Conv3x3 C -> 2C -> BN -> AvgPool 2x2."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.bn_in = nn.BatchNorm2d(width)
+        self.lif = make_lif()
+        self.conv = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
+        self.bn = nn.BatchNorm2d(2 * width)
+        self.pool = nn.AvgPool2d(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        spikes = self.lif(per_step(self.bn_in, x))
+        return per_step(lambda maps: self.pool(self.bn(self.conv(maps))), spikes)
+
+
+class Head(nn.Module):
+    """BN -> LIF -> AvgPool 2x2 after cell B."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels)
+        self.lif = make_lif()
+        self.pool = nn.AvgPool2d(2, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return per_step(self.pool, self.lif(per_step(self.bn, x)))
+
+
+class Classifier(nn.Module):
+    """Linear (no bias) -> LIF -> Linear to ``population`` outputs per class."""
+
+    def __init__(self, in_features: int, macro: Macro) -> None:
+        super().__init__()
+        self.hidden = nn.Linear(in_features, macro.hidden, bias=False)
+        self.lif = make_lif()
+        self.out = nn.Linear(macro.hidden, macro.num_classes * macro.population)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.lif(self.hidden(x)))
+
+
+class SpikingNetwork(nn.Module):
+    """The macro network; forward takes [N, C, H, W] and returns logits [N, classes].
+
+    Reset the neurons between sequences with ``spikingjelly.activation_based.functional.reset_net``.
+    """
+
+    def __init__(self, arch: Architecture, ops: Mapping[str, OpSpec]) -> None:
+        super().__init__()
+        macro = arch.macro
+        self.arch = arch
+        self.sizes = feature_sizes(macro)
+        self.stem = Stem(macro)
+        self.cell_a = CellModule(arch.cell_a, macro.width, ops)
+        self.downsample = Downsample(macro.width)
+        self.cell_b = CellModule(arch.cell_b, 2 * macro.width, ops)
+        self.head = Head(2 * macro.width)
+        self.classifier = Classifier(2 * macro.width * self.sizes.classifier**2, macro)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        macro = self.arch.macro
+        expected = (macro.in_channels, macro.input_size, macro.input_size)
+        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
+            raise UsageError(
+                f"network input has shape {tuple(x.shape)}; expected [N, {', '.join(map(str, expected))}]"
+            )
+        static = self.stem(x)
+        x = static.unsqueeze(0).repeat(macro.timesteps, 1, 1, 1, 1)
+        x = self.cell_b(self.downsample(self.cell_a(x)))
+        outputs = self.classifier(self.head(x).flatten(2))
+        steps, batch = outputs.shape[:2]
+        per_class = outputs.view(steps, batch, macro.num_classes, macro.population).mean(-1)
+        return per_class.mean(0)
+
+    def init_parts(self) -> Iterator[tuple[str, nn.Module]]:
+        """(key, part) for every part whose place fixes its initial weights; edges name their op."""
+        yield "stem", self.stem
+        for label, cell_module in (("cell_a", self.cell_a), ("cell_b", self.cell_b)):
+            for i, j, op in cell_module.cell.items():
+                yield f"{label}/{i}-{j}/{op}", cell_module.edges[edge_key(i, j)]
+        yield "downsample", self.downsample
+        yield "head", self.head
+        yield "classifier", self.classifier
+
+    def reset_parameters(self, seed: int) -> None:
+        """Initialise every layer from a generator seeded by (seed, place, edge, op)."""
+        for key, part in self.init_parts():
+            for name, module in part.named_modules():
+                seeded_reset(module, f"{seed}/{key}/{name}")
+
+
+def _generator(key: str) -> torch.Generator:
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
+
+
+#: Seeded initial weights by (key, shape), so that the layers every candidate shares (stem,
+#: downsample, classifier) and repeated edges are drawn once per process; bounded in elements.
+INIT_CACHE_ELEMENTS = 2**25
+_init_cache: OrderedDict[tuple[str, tuple[int, ...], bool], tuple[torch.Tensor, ...]] = (
+    OrderedDict()
+)
+
+
+def _draw(key: str, weight_shape: tuple[int, ...], has_bias: bool) -> tuple[torch.Tensor, ...]:
+    """PyTorch's default conv/linear initialisation, drawn from generators seeded by ``key``."""
+    cache_key = (key, weight_shape, has_bias)
+    if cache_key in _init_cache:
+        _init_cache.move_to_end(cache_key)
+        return _init_cache[cache_key]
+    weight = torch.empty(weight_shape)
+    nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=_generator(key))
+    drawn: tuple[torch.Tensor, ...] = (weight,)
+    if has_bias:
+        fan_in = weight[0].numel()
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        bias = torch.empty(weight_shape[0])
+        nn.init.uniform_(bias, -bound, bound, generator=_generator(key + "/bias"))
+        drawn += (bias,)
+    if weight.numel() <= INIT_CACHE_ELEMENTS:
+        _init_cache[cache_key] = drawn
+        while sum(t[0].numel() for t in _init_cache.values()) > INIT_CACHE_ELEMENTS:
+            _init_cache.popitem(last=False)
+    return drawn
+
+
+@torch.no_grad()
+def seeded_reset(module: nn.Module, key: str) -> None:
+    """PyTorch's default initialisation of one layer, drawn from a generator seeded by ``key``."""
+    if isinstance(module, nn.Conv2d | nn.Linear):
+        drawn = _draw(key, tuple(module.weight.shape), module.bias is not None)
+        for parameter, values in zip((module.weight, module.bias), drawn, strict=False):
+            parameter.copy_(values)
+    elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+        module.reset_parameters()
+    elif any(True for _ in module.parameters(recurse=False)):
+        raise TypeError(f"no seeded initialisation for {type(module).__name__} ({key})")
+
+
+def build_network(
+    arch: Architecture, ops: Mapping[str, OpSpec], seed: int | None = None
+) -> SpikingNetwork:
+    """A network with PyTorch's default init (``seed=None``) or the seeded, shared one."""
+    if seed is None:
+        return SpikingNetwork(arch, ops)
+    with torch.device("meta"):  # skip the default init that the seeded one would overwrite
+        net = SpikingNetwork(arch, ops)
+    net.to_empty(device="cpu")
+    net.reset_parameters(seed)
+    return net
+
+
+def cell_layer_shapes(
+    cell: Cell, ops: Mapping[str, OpSpec], width: int, size: int, role: str
+) -> list[LayerShape]:
+    """The conv edges of a cell in the order the forward pass runs them (by target node)."""
+    return [
+        LayerShape(
+            "conv", width, width, kernel, size, size, 1, role, f"{role}.edges.{edge_key(i, j)}.conv"
+        )
+        for j in range(1, cell.nodes)
+        for i, op in cell.inputs_of(j)
+        if (kernel := ops[op].kernel) is not None
+    ]
+
+
+def network_layer_shapes(
+    arch: Architecture, ops: Mapping[str, OpSpec], include_classifier: bool = False
+) -> list[LayerShape]:
+    """The weight layers of `SpikingNetwork` in forward order, from the architecture alone."""
+    macro, width = arch.macro, arch.macro.width
+    sizes = feature_sizes(macro)
+    layers = [
+        LayerShape(
+            "conv",
+            macro.in_channels,
+            width,
+            3,
+            macro.input_size,
+            sizes.stem,
+            macro.stem_stride,
+            "stem",
+            "stem.conv",
+        ),
+        *cell_layer_shapes(arch.cell_a, ops, width, sizes.stem, "cell_a"),
+        LayerShape(
+            "conv", width, 2 * width, 3, sizes.stem, sizes.stem, 1, "downsample", "downsample.conv"
+        ),
+        *cell_layer_shapes(arch.cell_b, ops, 2 * width, sizes.cell_b, "cell_b"),
+    ]
+    if include_classifier:
+        features = 2 * width * sizes.classifier**2
+        layers += [
+            LayerShape(
+                "linear", features, macro.hidden, 1, 1, 1, 1, "classifier", "classifier.hidden"
+            ),
+            LayerShape(
+                "linear",
+                macro.hidden,
+                macro.num_classes * macro.population,
+                1,
+                1,
+                1,
+                1,
+                "classifier",
+                "classifier.out",
+            ),
+        ]
+    return layers

@@ -1,0 +1,88 @@
+"""Cell operations on multi-step tensors [T, N, C, H, W]; each keeps the width and the map size.
+
+An operation is described by an `OpSpec`: how to make its module for a width, and, for the hardware
+model, the kernel of its single C->C convolution (``None`` for weightless operations).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import attrs
+import torch
+from torch import nn
+
+from neuronas.snn.neuron import make_lif
+
+
+def per_step(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """Apply a single-step layer to every timestep at once by folding T into the batch."""
+    steps, batch = x.shape[:2]
+    return fn(x.flatten(0, 1)).unflatten(0, (steps, batch))
+
+
+class Zero(nn.Module):
+    """Zeros of the input's shape: the edge carries nothing."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+class Skip(nn.Module):
+    """Identity."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class SpikingConv(nn.Module):
+    """LIF -> Conv2d (k x k, 'same' padding, no bias) -> BatchNorm2d, width kept."""
+
+    def __init__(self, channels: int, kernel: int) -> None:
+        super().__init__()
+        self.lif = make_lif()
+        self.conv = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=False)
+        self.bn = nn.BatchNorm2d(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return per_step(lambda spikes: self.bn(self.conv(spikes)), self.lif(x))
+
+
+class AvgPool3x3(nn.Module):
+    """3x3 average pooling, stride 1, padding 1 (padding counted, as in SNASNet)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pool = nn.AvgPool2d(3, stride=1, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return per_step(self.pool, x)
+
+
+@attrs.frozen
+class OpSpec:
+    """An edge operation: ``make(width)`` builds it; ``kernel`` is its conv kernel, or None."""
+
+    name: str
+    make: Callable[[int], nn.Module]
+    kernel: int | None = None
+    is_zero: bool = False
+
+
+def conv_op(kernel: int) -> OpSpec:
+    return OpSpec(f"conv{kernel}x{kernel}", lambda width: SpikingConv(width, kernel), kernel)
+
+
+#: Every built-in operation by name.
+BUILTIN_OPS: Mapping[str, OpSpec] = {
+    spec.name: spec
+    for spec in (
+        OpSpec("zero", lambda _width: Zero(), is_zero=True),
+        OpSpec("skip", lambda _width: Skip()),
+        conv_op(1),
+        conv_op(3),
+        conv_op(5),
+        conv_op(7),
+        OpSpec("avgpool3x3", lambda _width: AvgPool3x3()),
+    )
+}
