@@ -36,9 +36,6 @@ def _isolated(monkeypatch, tmp_path):
 
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
     monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(tmp_path / "default-data-dir"))
-    neuronas.plugin.reset()
-    yield
-    neuronas.plugin.reset()
 
 
 def dataset(name: str) -> Dataset:
@@ -55,6 +52,28 @@ def cifar_pixels(count: int, seed: int) -> np.ndarray:
 def write_pickle(path: Path, content: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(pickle.dumps(content, protocol=2))
+
+
+def python2_batch(pixels: np.ndarray, labels: list[int]) -> bytes:
+    """A batch as Python 2's cPickle (protocol 2) wrote the real CIFAR files: byte strings (opcode
+    T), and numpy arrays referring to numpy.core.multiarray. J is an int, R a call, b setstate."""
+
+    def string(value: bytes) -> bytes:
+        return b"T" + struct.pack("<i", len(value)) + value
+
+    def ints(*values: int) -> bytes:
+        return b"".join(b"J" + struct.pack("<i", value) for value in values)
+
+    rows, columns = pixels.shape
+    dtype_u1 = b"cnumpy\ndtype\n" + string(b"u1") + ints(0, 1) + b"\x87R("  # dtype("u1", 0, 1)
+    dtype_u1 += ints(3) + string(b"|") + b"NNN" + ints(-1, -1, 0) + b"tb"  # its setstate
+    array = b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\n" + ints(0) + b"\x85"
+    array += string(b"b") + b"\x87R("  # _reconstruct(ndarray, (0,), "b")
+    array += ints(1, rows, columns) + b"\x86" + dtype_u1 + b"\x89"  # setstate: version, shape, ...
+    array += string(pixels.tobytes()) + b"tb"  # ... the raw bytes
+    batch = b"\x80\x02}(" + string(b"batch_label") + string(b"testing batch 1 of 1")
+    batch += string(b"data") + array + string(b"labels") + b"](" + ints(*labels) + b"eu."
+    return batch
 
 
 def make_cifar10(root: Path, per_batch: int = 3) -> Path:
@@ -193,6 +212,18 @@ def test_cifar100_uses_fine_labels(tmp_path):
     assert train.labels.tolist() == [0, 99, 42, 7]
     assert train.num_classes == 100
     assert dataset("cifar100").load(tmp_path / "cifar-100-python", "test").labels.tolist() == [5]
+
+
+def test_cifar_reads_a_batch_pickled_by_python2_like_the_real_files(tmp_path):
+    pixels = cifar_pixels(3, 7)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    (folder / "test_batch").write_bytes(python2_batch(pixels, [4, 0, 9]))
+    test = dataset("cifar10").load(tmp_path, "test")
+    assert test.labels.tolist() == [4, 0, 9]
+    stats = data.NORMALISATION["cifar10"]
+    expected = (pixels[2, 1024 + 33] / 255.0 - stats.mean[1]) / stats.std[1]
+    assert test.images[2, 1, 1, 1].item() == pytest.approx(expected, abs=1e-5)
 
 
 def test_cifar_accepts_batches_pickled_with_str_keys(tmp_path):
