@@ -250,6 +250,16 @@ def test_partial_cifar_folder_names_the_missing_batch(tmp_path):
     assert len(dataset("cifar10").load(tmp_path, "test").labels) == 2
 
 
+def test_partial_dataset_folder_given_itself_is_blamed_and_its_parent_is_the_data_root(tmp_path):
+    folder = make_cifar10(tmp_path)
+    (folder / "test_batch").unlink()
+    with pytest.raises(DatasetError) as caught:
+        dataset("cifar10").load(folder, "test")
+    message = str(caught.value)
+    assert f"{folder} lacks test_batch;" in message
+    assert f"--data-dir {tmp_path}`" in message
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [

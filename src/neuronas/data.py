@@ -112,16 +112,30 @@ class Source:
         for folder in self.candidates(root):
             if all(_present(folder / name) for name in needed):
                 return folder
-        expected = root / self.folders[0]
-        if expected.is_dir():
-            absent = [name for name in needed if not _present(expected / name)]
-            problem = f"{expected} lacks {', '.join(absent)}"
+        partial = self._partial_folder(root, needed)
+        if partial is not None:
+            absent = [name for name in needed if not _present(partial / name)]
+            problem = f"{partial} lacks {', '.join(absent)}"
+            expected = partial
         else:
             problem = f"no {self.folders[0]} folder in {root}"
+            expected = root / self.folders[0]
+        data_root = root.parent if partial == root else root
         raise DatasetError(
             f"{self.name}: {problem}; the {split} split needs {', '.join(needed)} in "
-            f"{expected} (or directly in {root}). {self.how_to_obtain(root)}"
+            f"{expected}. {self.how_to_obtain(data_root)}"
         )
+
+    def _partial_folder(self, root: Path, needed: tuple[str, ...]) -> Path | None:
+        """The folder the user evidently meant: a standard one that exists, or ``root`` itself when
+        it is named like one or holds some of the files."""
+        for folder in self.folders:
+            if (root / folder).is_dir():
+                return root / folder
+        named_like = root.name in {Path(folder).name for folder in self.folders}
+        if root.is_dir() and (named_like or any(_present(root / name) for name in needed)):
+            return root
+        return None
 
     def is_complete(self, root: Path) -> bool:
         """Whether both splits' files are present under ``root``."""
