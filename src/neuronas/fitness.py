@@ -56,13 +56,15 @@ def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
 
 def hamming_kernel_reference(codes: np.ndarray) -> np.ndarray:
     """The same contribution by direct pairwise loops, for tests; slow by design."""
-    samples, neurons = codes.shape
+    rows = [[int(bit) for bit in row] for row in codes]
+    samples, neurons = len(rows), len(rows[0])
+    rates = [sum(row) / neurons for row in rows]
     kernel = np.zeros((samples, samples), dtype=np.float64)
     for i in range(samples):
-        rate_i = sum(int(bit) for bit in codes[i]) / neurons
+        rate_i = rates[i]
         for j in range(samples):
-            rate_j = sum(int(bit) for bit in codes[j]) / neurons
-            distance = sum(int(a) != int(b) for a, b in zip(codes[i], codes[j], strict=True))
+            rate_j = rates[j]
+            distance = sum(a != b for a, b in zip(rows[i], rows[j], strict=True))
             expected = neurons * (rate_i * (1 - rate_j) + (1 - rate_i) * rate_j)
             kernel[i, j] = neurons - 0.5 / (expected + EPSILON) * distance
     return kernel
