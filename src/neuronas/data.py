@@ -400,8 +400,7 @@ def decode_images(paths: Sequence[Path], size: int, source: Source) -> np.ndarra
     step = max(1, -(-len(paths) // (workers * 4)))
     ranges = [(start, min(start + step, len(paths))) for start in range(0, len(paths), step)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for _ in pool.map(decode_range, ranges):
-            pass
+        list(pool.map(decode_range, ranges))  # re-raises the first DatasetError
     return decoded
 
 
