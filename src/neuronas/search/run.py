@@ -169,7 +169,7 @@ def run_search(
         split,
         config.fitness_batch,
         config.fitness_batches,
-        seed=derive_seed(config.seed, "batches"),
+        derive_seed(config.seed, "batches"),
     )
 
     def costs(arch: Architecture) -> dict[str, float]:
