@@ -92,12 +92,12 @@ def test_name_clash_names_both_plugins_and_qualified_lookup_resolves_it():
 
 
 def test_unknown_name_lists_valid_names_and_suggests_the_closest():
-    neuronas.register_plugin(hardware_plugin("spikeflowx", "other"), name="p")
+    neuronas.register_plugin(hardware_plugin("zz-photonic", "other"), name="p")
     with pytest.raises(UnknownComponentError) as caught:
-        neuronas.get_component("hardware", "spikefloww")
+        neuronas.get_component("hardware", "zz-photonik")
     message = str(caught.value)
     assert "valid names:" in message and "other" in message
-    assert "Did you mean 'spikeflowx'?" in message
+    assert "Did you mean 'zz-photonic'?" in message
 
 
 def test_component_without_contract_members_is_refused():
