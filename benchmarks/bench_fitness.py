@@ -108,7 +108,7 @@ def main() -> None:
         title=f"hamming-logdet per candidate (S={args.batch_size}, R={args.repeats}, "
         f"FxP{args.weight_bits}, {args.device}, {torch.get_num_threads()} threads)"
     )
-    for column in ("network", "params", "build s", "quantize s", "score s", "forward", "kernel"):
+    for column in ("network", "params", "build s", "quant s", "score s", "forward", "kernel"):
         table.add_column(column, justify="right" if column != "network" else "left")
     rng = np.random.default_rng(0)
     for name in args.networks.split(","):
@@ -116,7 +116,7 @@ def main() -> None:
         score = result["score"]
         table.add_row(
             name,
-            f"{result['params']:,}",
+            f"{result['params'] / 1e6:.2f}M",
             f"{result['build']:.2f}",
             f"{result['quantize']:.2f}",
             f"{score:.2f}",
