@@ -50,13 +50,16 @@ class FakeScorer:
         self.scores = scores
         self.calls = []
 
-    def __call__(self, arch):
-        self.calls.append(arch)
-        return self.scores(Architecture.parse(arch)), 0.0
+    def groups(self, archs):
+        return [archs[i : i + 3] for i in range(0, len(archs), 3)]
+
+    def score_group(self, archs):
+        self.calls.extend(archs)
+        return [(self.scores(Architecture.parse(arch)), 0.0) for arch in archs]
 
 
 class Inline:
-    def map(self, fn, items):
+    def map(self, fn, items, workers=1):
         return (fn(item) for item in items)
 
 

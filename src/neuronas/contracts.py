@@ -196,5 +196,8 @@ class SearchStrategy(Component, Protocol):
 
 @runtime_checkable
 class Executor(Component, Protocol):
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
-        """Apply ``fn`` to every item, yielding results in the order of ``items``."""
+    def map(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 1
+    ) -> Iterator[Any]:
+        """Apply ``fn`` to every item with up to ``workers`` in parallel, yielding results in the
+        order of ``items`` as they become available."""

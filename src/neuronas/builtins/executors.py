@@ -12,7 +12,9 @@ class LocalExecutor:
     name = "local"
     description = "Score candidates one after another in this process (the default)."
 
-    def map(self, fn: Callable[[Any], Any], items: Iterable[Any]) -> Iterator[Any]:
+    def map(
+        self, fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 1
+    ) -> Iterator[Any]:
         for item in items:
             yield fn(item)
 

@@ -96,7 +96,11 @@ def derive_seed(*parts: Any) -> int:
 
 @attrs.frozen
 class CandidateScorer:
-    """Build, quantize (QaFE) and score one candidate; picklable so executors can ship it."""
+    """Build, quantize (QaFE) and score candidates; picklable so executors can ship it.
+
+    Executors receive groups of candidates (``score_group``), so that a scorer can share work between
+    the candidates of one group and a remote executor pays its overhead once per group.
+    """
 
     space: str
     fitness: str
@@ -107,11 +111,20 @@ class CandidateScorer:
     init: str
     carry_state: bool
     batches: tuple[Any, ...]
+    group_size: int = 8
 
     def init_seed(self, arch: str) -> int:
         if self.init == "shared":
             return self.seed
         return derive_seed(self.seed, "independent-init", arch)
+
+    def groups(self, archs: Sequence[str]) -> list[list[str]]:
+        """Split candidates (in order) into the groups an executor hands out."""
+        return [list(archs[i : i + self.group_size]) for i in range(0, len(archs), self.group_size)]
+
+    def score_group(self, archs: Sequence[str]) -> list[tuple[float, float]]:
+        """(score, seconds) for each candidate of the group, in order."""
+        return [self(arch) for arch in archs]
 
     def __call__(self, arch: str) -> tuple[float, float]:
         import torch
@@ -143,7 +156,7 @@ class Evaluator:
         self,
         config: SearchConfig,
         costs: CostFunction,
-        scorer: Callable[[str], tuple[float, float]],
+        scorer: CandidateScorer,
         executor: Any,
         journal: Journal | None = None,
         higher_is_better: bool = True,
@@ -206,7 +219,12 @@ class Evaluator:
                 to_score[key] = evaluation
             else:
                 plan[key] = evaluation
-        scores = iter(self.executor.map(self.scorer, list(to_score)))
+        groups = self.scorer.groups(list(to_score))
+        scores = (
+            result
+            for group in self.executor.map(self.scorer.score_group, groups, self.config.workers)
+            for result in group
+        )
         results: dict[str, Evaluation] = {}
         for key in keys:
             if key in results:
