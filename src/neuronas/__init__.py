@@ -5,8 +5,9 @@ The public Python API. Plugins use ``neuronas.hookimpl`` and the protocols in ``
 
 from importlib.metadata import PackageNotFoundError, version
 
+from neuronas.api import build_model, estimate_cost, layer_shapes
 from neuronas.arch import Architecture, Cell, LayerShape, Macro
-from neuronas.errors import NeuronasError
+from neuronas.errors import NeuronasError, NoFeasibleArchitecture
 from neuronas.plugin import (
     block_plugin,
     component_names,
@@ -14,6 +15,7 @@ from neuronas.plugin import (
     hookimpl,
     register_plugin,
 )
+from neuronas.search import Budgets, SearchConfig, SearchResult, search
 
 try:
     __version__ = version("neuronas")
@@ -22,14 +24,22 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 __all__ = [
     "Architecture",
+    "Budgets",
     "Cell",
     "LayerShape",
     "Macro",
     "NeuronasError",
+    "NoFeasibleArchitecture",
+    "SearchConfig",
+    "SearchResult",
     "__version__",
     "block_plugin",
+    "build_model",
     "component_names",
+    "estimate_cost",
     "get_component",
     "hookimpl",
+    "layer_shapes",
     "register_plugin",
+    "search",
 ]
