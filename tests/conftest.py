@@ -1,6 +1,11 @@
 import pytest
+import torch
 
 from neuronas.plugin import manager
+
+# Tests run tiny networks, where a second intra-op thread costs more than it gains (and on a busy
+# 2-core machine oversubscription makes tiny ops 10-30x slower).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)

@@ -41,7 +41,18 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class NeuronasGroup(click.Group):
+    """Turns user errors raised by any command into one red line and the error's exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NeuronasError as error:
+            err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+            ctx.exit(error.exit_code)
+
+
+@click.group(cls=NeuronasGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(neuronas.__version__, prog_name="neuronas")
 @click.option(
     "--disable-plugin",
@@ -116,7 +127,7 @@ def _disabled_from_argv(argv: Sequence[str]) -> list[str]:
 
 def build_cli() -> click.Group:
     """The kernel's group with every plugin's commands added."""
-    group = click.Group(
+    group = NeuronasGroup(
         name=cli.name,
         commands=dict(cli.commands),
         callback=cli.callback,
@@ -133,7 +144,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     warnings.showwarning = _show_warning
     try:
         manager.reset(blocked=_disabled_from_argv(args))
-        build_cli().main(args=args, prog_name="neuronas", standalone_mode=True)
-    except NeuronasError as error:
+        group = build_cli()
+    except NeuronasError as error:  # a plugin error in strict mode, before any command runs
         err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
         sys.exit(error.exit_code)
+    group.main(args=args, prog_name="neuronas", standalone_mode=True)

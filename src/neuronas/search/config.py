@@ -28,7 +28,7 @@ def parse_quantity(text: str | float | int | None, what: str) -> float | None:
         cleaned = text.strip().lower()
         if cleaned in ("none", "off", "inf"):
             return None
-        match = re.fullmatch(r"([0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmg]?)", cleaned)
+        match = re.fullmatch(r"(-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmg]?)", cleaned)
         if not match:
             raise UsageError(
                 f"{what}: {text!r} is not a number (examples: 1000, 2.5e3, 10M, 'none' to switch "
@@ -45,16 +45,16 @@ class Budgets:
     """The chip's budgets (the paper's defaults); ``None`` switches one off."""
 
     max_params: float | None = attrs.field(
-        default=10e6, converter=lambda v: parse_quantity(v, "max_params (weights)")
+        default=10e6, converter=lambda v: parse_quantity(v, "max_params (--max-params, weights)")
     )
     max_area_mm2: float | None = attrs.field(
-        default=1000.0, converter=lambda v: parse_quantity(v, "max_area_mm2")
+        default=1000.0, converter=lambda v: parse_quantity(v, "max_area_mm2 (--max-area)")
     )
     max_latency_ms: float | None = attrs.field(
-        default=500.0, converter=lambda v: parse_quantity(v, "max_latency_ms")
+        default=500.0, converter=lambda v: parse_quantity(v, "max_latency_ms (--max-latency)")
     )
     max_energy_uj: float | None = attrs.field(
-        default=1000.0, converter=lambda v: parse_quantity(v, "max_energy_uj")
+        default=1000.0, converter=lambda v: parse_quantity(v, "max_energy_uj (--max-energy)")
     )
 
     def limit(self, budget: str) -> float | None:

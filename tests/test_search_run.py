@@ -1,0 +1,256 @@
+"""`neuronas run` / `neuronas.search` end to end on a tiny space: the run folder, determinism,
+resume after Ctrl-C and kill -9, and clear errors with meaningful exit codes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import types
+
+import pytest
+
+import neuronas
+from neuronas.cli import build_cli
+from neuronas.errors import NoFeasibleArchitecture
+from neuronas.plugin import hookimpl
+from neuronas.snn.space import CellSearchSpace
+
+TINY = dict(
+    space="tiny-2op",
+    dataset="digits",
+    width=4,
+    timesteps=2,
+    hidden=16,
+    population=2,
+    fitness_batch=16,
+    fitness_batches=2,
+)
+CLI_TINY = [
+    "--space", "tiny-2op", "--dataset", "digits", "--width", "4", "--timesteps", "2",
+    "--hidden", "16", "--population", "2", "--fitness-batch", "16", "--fitness-batches", "2",
+]  # fmt: skip
+
+TINY_PLUGIN_SOURCE = """
+from neuronas.plugin import hookimpl
+from neuronas.snn.space import CellSearchSpace
+
+
+@hookimpl
+def neuronas_register_search_spaces(register):
+    register(
+        CellSearchSpace(
+            name="tiny-2op", description="3-node cells over skip and conv3x3", ops=("skip", "conv3x3"), nodes=3
+        )
+    )
+"""
+
+
+def tiny_space_plugin():
+    module = types.ModuleType("tiny_space")
+
+    @hookimpl
+    def neuronas_register_search_spaces(register):
+        register(
+            CellSearchSpace(name="tiny-2op", description="tiny", ops=("skip", "conv3x3"), nodes=3)
+        )
+
+    module.neuronas_register_search_spaces = neuronas_register_search_spaces
+    return module
+
+
+@pytest.fixture(autouse=True)
+def tiny_space(fresh_plugins):
+    neuronas.register_plugin(tiny_space_plugin(), name="tiny-space")
+
+
+def journal(run_dir):
+    return [json.loads(line) for line in (run_dir / "journal.jsonl").read_text().splitlines()]
+
+
+def test_two_phase_writes_the_run_folder(tmp_path):
+    result = neuronas.search(out=tmp_path / "run", **TINY)
+    run_dir = tmp_path / "run"
+    saved = json.loads((run_dir / "result.json").read_text())
+    records = journal(run_dir)
+    assert result.feasible and saved["feasible"]
+    assert (
+        saved["best"]["arch"] == result.best.arch == (run_dir / "best_arch.txt").read_text().strip()
+    )
+    assert set(saved["best"]["costs"]) == {"params", "area_mm2", "latency_ms", "energy_uj"}
+    # 8 cells: 8 candidates in phase 1, then 7 new ones in phase 2 ((A*, A*) is cached)
+    assert saved["candidates_evaluated"] == len(records) == 15
+    assert [r["phase"] for r in records] == ["1"] * 8 + ["2"] * 7
+    assert saved["candidates_scored"] == sum(r["score"] is not None for r in records) == 15
+    assert set(records[0]) == {
+        "arch", "phase", "costs", "violations", "checks", "feasible", "score", "seconds"
+    }  # fmt: skip
+    assert saved["config"]["space"] == "tiny-2op" and saved["config"]["seed"] == 0
+    assert saved["hardware_params"]["timesteps"] == 2
+    assert saved["hardware_params"]["weight_bits"] == 8
+    assert {"neuronas", "torch", "spikingjelly", "numpy", "python"} <= set(saved["versions"])
+    assert saved["rejected"] == {"memory": 0, "area": 0, "latency": 0, "energy": 0}
+
+
+def test_same_seed_same_result_and_another_seed_differs(tmp_path):
+    first = neuronas.search(out=tmp_path / "a", **TINY)
+    second = neuronas.search(out=tmp_path / "b", **TINY)
+    assert first.best.arch == second.best.arch and first.best.score == second.best.score
+    assert [r["score"] for r in journal(tmp_path / "a")] == [
+        r["score"] for r in journal(tmp_path / "b")
+    ]
+    neuronas.search(out=tmp_path / "c", seed=1, **TINY)
+    assert [r["score"] for r in journal(tmp_path / "c")] != [
+        r["score"] for r in journal(tmp_path / "a")
+    ]
+
+
+def test_budgets_reject_and_count(tmp_path):
+    # the stem alone has 1 * 4 * 9 = 36 weights, so a 10-weight budget rejects everything
+    with pytest.raises(NoFeasibleArchitecture) as caught:
+        neuronas.search(out=tmp_path / "run", budgets={"max_params": 10}, **TINY)
+    error = caught.value
+    assert "no candidate meets every budget" in str(error) and "memory" in str(error)
+    saved = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert saved["feasible"] is False and saved["best"] is None
+    assert saved["least_violating"]["violations"]["memory"] > 0
+    assert saved["rejected"]["memory"] == 8 and saved["candidates_scored"] == 0
+
+
+def test_ctrl_c_then_resume_rescores_nothing_and_ends_the_same(tmp_path):
+    reference = neuronas.search(out=tmp_path / "reference", **TINY)
+
+    class Interrupt:
+        seen = 0
+
+        @hookimpl
+        def neuronas_candidate_evaluated(self, evaluation):
+            Interrupt.seen += 1
+            if Interrupt.seen == 6:
+                raise KeyboardInterrupt
+
+    neuronas.register_plugin(Interrupt(), name="interrupt")
+    with pytest.raises(KeyboardInterrupt):
+        neuronas.search(out=tmp_path / "run", **TINY)
+    neuronas.plugin.get_host().unregister("interrupt")
+    before = journal(tmp_path / "run")
+    assert len(before) == 6
+
+    scored_again = []
+
+    class Watch:
+        @hookimpl
+        def neuronas_candidate_evaluated(self, evaluation):
+            scored_again.append(evaluation.arch)
+
+    neuronas.register_plugin(Watch(), name="watch")
+    resumed = neuronas.search(resume=tmp_path / "run")
+    after = journal(tmp_path / "run")
+    assert after[:6] == before
+    assert not {r["arch"] for r in before} & set(scored_again)
+    assert [r["arch"] for r in after] == [r["arch"] for r in journal(tmp_path / "reference")]
+    assert resumed.best.arch == reference.best.arch and resumed.best.score == reference.best.score
+    assert resumed.resumed
+
+
+def test_kill_9_then_resume(tmp_path):
+    script = tmp_path / "search.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys, time, types
+            import neuronas
+            from neuronas.plugin import hookimpl
+
+            tiny = types.ModuleType("tiny")
+            exec({TINY_PLUGIN_SOURCE!r}, tiny.__dict__)
+            neuronas.register_plugin(tiny, name="tiny-space")
+
+            class Slow:
+                @hookimpl
+                def neuronas_candidate_evaluated(self, evaluation):
+                    time.sleep(0.5)
+
+            neuronas.register_plugin(Slow(), name="slow")
+            neuronas.search(out=sys.argv[1], **{TINY!r})
+            """
+        )
+    )
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, str(script), str(run_dir)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        path = run_dir / "journal.jsonl"
+        if path.exists() and path.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.1)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    with (run_dir / "journal.jsonl").open("a") as handle:
+        handle.write('{"arch": "a=|conv')  # a record cut short by the kill
+    kept = (run_dir / "journal.jsonl").read_text().splitlines()[:-1]
+    assert 3 <= len(kept) < 15
+    result = neuronas.search(resume=run_dir)
+    records = journal(run_dir)
+    assert [json.dumps(r, sort_keys=True) for r in records[: len(kept)]] == kept
+    assert len(records) == 15 and len({r["arch"] for r in records}) == 15
+    reference = neuronas.search(out=tmp_path / "reference", **TINY)
+    assert result.best.arch == reference.best.arch and result.best.score == reference.best.score
+
+
+def run_cli(args):
+    """The exit code a shell would see; output goes to capsys."""
+    try:
+        build_cli().main(args=args, prog_name="neuronas", standalone_mode=True)
+    except SystemExit as exit_:
+        return exit_.code
+    return 0
+
+
+def test_cli_run_prints_the_table_and_json(tmp_path, capsys):
+    code = run_cli(["run", *CLI_TINY, "--out", str(tmp_path / "run"), "--json"])
+    assert code == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads((tmp_path / "run" / "result.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--hardware", "spikefloww"], "valid names: "),
+        (["--strategy", "two-phaze"], "Did you mean 'two-phase'?"),
+        (["--max-area", "-3"], "max_area_mm2 (--max-area) must be a positive number"),
+        (["--max-params", "lots"], "is not a number"),
+        (["--weight-bits", "64"], "weight-bits must be between 2 and 32"),
+    ],
+)
+def test_cli_bad_input_is_a_usage_error(tmp_path, capsys, args, message):
+    code = run_cli(["run", *CLI_TINY, "--out", str(tmp_path / "run"), *args])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_cli_nothing_feasible_exits_3(tmp_path, capsys):
+    code = run_cli(["run", *CLI_TINY, "--out", str(tmp_path / "run"), "--max-params", "10"])
+    assert code == 3
+    captured = capsys.readouterr()
+    assert "no candidate meets every budget" in captured.err
+    assert "least violating" in captured.out
+
+
+def test_cli_resume_refuses_other_options_and_non_runs(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    assert run_cli(["run", "--resume", str(tmp_path / "empty")]) == 2
+    assert "has no config.json" in capsys.readouterr().err
+    assert run_cli(["run", "--resume", str(tmp_path / "empty"), "--seed", "3"]) == 2
+    assert "do not combine it with --seed" in capsys.readouterr().err
+
+
+def test_cli_refuses_to_overwrite_a_run(tmp_path, capsys):
+    assert run_cli(["run", *CLI_TINY, "--out", str(tmp_path / "run"), "--json"]) == 0
+    capsys.readouterr()
+    assert run_cli(["run", *CLI_TINY, "--out", str(tmp_path / "run")]) == 2
+    assert "already holds a run" in capsys.readouterr().err
