@@ -54,6 +54,31 @@ def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
     return neurons - beta * distance
 
 
+def spike_contribution(spikes: torch.Tensor) -> torch.Tensor:
+    """The summed `hamming_kernel` contributions (float64, S x S) of one LIF layer's multi-step
+    spikes [T, S, ...]: the same per-element math, with one batched Gram matmul for all T steps.
+
+    Callers that compute a layer's spikes once for many candidates (exact reuse) add this sum to
+    each candidate's kernel instead of re-running the layer.
+    """
+    if spikes.dim() < 3:
+        raise ValueError(f"spikes must be [T, S, ...], got shape {tuple(spikes.shape)}")
+    steps, samples = spikes.shape[:2]
+    codes = (spikes > 0).reshape(steps, samples, -1)
+    neurons = codes.shape[2]
+    exact_dtype = torch.float32 if neurons < _FLOAT32_EXACT_LIMIT else torch.float64
+    binary = codes.to(exact_dtype)
+    gram = torch.bmm(binary, binary.transpose(1, 2)).double()
+    counts = binary.sum(dim=2).double()
+    distance = counts[:, :, None] + counts[:, None, :] - 2.0 * gram
+    rate = counts / neurons
+    expected = neurons * (
+        rate[:, :, None] * (1.0 - rate[:, None, :]) + (1.0 - rate[:, :, None]) * rate[:, None, :]
+    )
+    beta = 0.5 / (expected + EPSILON)
+    return (neurons - beta * distance).sum(dim=0)
+
+
 def hamming_kernel_reference(codes: np.ndarray) -> np.ndarray:
     """The same contribution by direct pairwise loops, for tests; slow by design."""
     rows = [[int(bit) for bit in row] for row in codes]
@@ -76,7 +101,7 @@ def log_abs_det(kernel: torch.Tensor) -> float:
     return float(value)
 
 
-class _KernelAccumulator:
+class KernelAccumulator:
     """Sums the contributions of one batch as the LIF layers produce spikes."""
 
     def __init__(self, samples: int) -> None:
@@ -92,6 +117,12 @@ class _KernelAccumulator:
         self.contributions += 1
         self.timesteps_per_layer[layer] = self.timesteps_per_layer.get(layer, 0) + 1
 
+    def add_contribution(self, layer: str, contribution: torch.Tensor, timesteps: int) -> None:
+        """Add a precomputed sum of ``timesteps`` contributions of ``layer`` (`spike_contribution`)."""
+        self.kernel = contribution if self.kernel is None else self.kernel + contribution
+        self.contributions += timesteps
+        self.timesteps_per_layer[layer] = self.timesteps_per_layer.get(layer, 0) + timesteps
+
     def mean_kernel(self) -> torch.Tensor:
         if self.kernel is None:
             raise UsageError("the model ran but none of its LIF layers produced spikes to score")
@@ -106,7 +137,7 @@ def lif_layers(model: nn.Module) -> list[tuple[str, BaseNode]]:
 
 
 @contextmanager
-def _spike_hooks(model: nn.Module, state: dict[str, _KernelAccumulator]) -> Iterator[None]:
+def _spike_hooks(model: nn.Module, state: dict[str, KernelAccumulator]) -> Iterator[None]:
     """Feed every LIF output to ``state['batch']`` per timestep, so nothing is kept across T."""
     handles = []
 
@@ -185,7 +216,7 @@ class HammingLogDet:
 
         device = _model_device(model)
         was_training = model.training
-        state: dict[str, _KernelAccumulator] = {}
+        state: dict[str, KernelAccumulator] = {}
         per_batch: list[float] = []
         model.train()
         functional.reset_net(model)
@@ -194,7 +225,7 @@ class HammingLogDet:
                 for index, batch in enumerate(batches):
                     if index and not carry_state:
                         functional.reset_net(model)
-                    state["batch"] = _KernelAccumulator(samples)
+                    state["batch"] = KernelAccumulator(samples)
                     model(batch.to(device))
                     per_batch.append(log_abs_det(state["batch"].mean_kernel()))
         finally:

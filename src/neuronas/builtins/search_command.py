@@ -152,6 +152,19 @@ def result_table(result) -> Table:
     help="TOML file of hardware parameters (top level or a [hardware] table).",
 )
 @click.option("--include-classifier", is_flag=True, help="Map the classifier on the chip too.")
+@click.option(
+    "--reuse/--no-reuse",
+    default=True,
+    show_default=True,
+    help="Compute what candidates share (same weights, same inputs) once; scores are unchanged.",
+)
+@click.option(
+    "--init",
+    type=click.Choice(["shared", "independent"]),
+    default="shared",
+    show_default=True,
+    help="shared: a layer's weights depend on its place and op only; independent: fresh per candidate.",
+)
 @click.option("--executor", default="local", show_default=True, help="Candidate executor.")
 @click.option("--workers", default=1, show_default=True, help="Executor workers.")
 @click.option("--seed", default=0, show_default=True, help="Seed for everything random.")
@@ -212,6 +225,8 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             carry_state=not options["reset_between_batches"],
             candidates=options["candidates"],
             constraints=not options["no_constraints"],
+            reuse=options["reuse"],
+            init=options["init"],
             executor=options["executor"],
             workers=options["workers"],
             seed=options["seed"],

@@ -26,6 +26,7 @@ from neuronas.plugin import fire, get_component
 from neuronas.search.config import BUDGET_NAMES, SearchConfig
 from neuronas.search.evaluator import CandidateScorer, Evaluation, Evaluator, derive_seed
 from neuronas.search.journal import Journal
+from neuronas.search.reuse import ReuseScorer, reuse_blocker
 
 STEM_STRIDE_FROM = 64  # inputs this large (TinyImageNet) get a stride-2 stem, as in SNASNet
 
@@ -183,16 +184,29 @@ def run_search(
             "energy_uj": estimate.energy_uj,
         }
 
-    scorer = CandidateScorer(
-        space=config.space,
-        fitness=config.fitness,
-        quantizer=config.quantizer,
-        weight_bits=config.weight_bits,
-        rounding=config.rounding,
-        seed=config.seed,
-        init=config.init,
-        carry_state=config.carry_state,
-        batches=tuple(batches),
+    scorer_options = {
+        "space": config.space,
+        "fitness": config.fitness,
+        "quantizer": config.quantizer,
+        "weight_bits": config.weight_bits,
+        "rounding": config.rounding,
+        "seed": config.seed,
+        "init": config.init,
+        "carry_state": config.carry_state,
+        "batches": tuple(batches),
+    }
+    reuse_notes: tuple[str, ...] = ()
+    blocker = None
+    if config.reuse:
+        blocker = reuse_blocker(
+            space, config.fitness, config.quantizer, config.rounding, config.init
+        )
+        if blocker is not None:
+            reuse_notes = (f"exact reuse was not applicable ({blocker}); scored from scratch",)
+    scorer = (
+        ReuseScorer(**scorer_options)
+        if config.reuse and blocker is None
+        else CandidateScorer(**scorer_options)
     )
     journal = Journal(Path(run_dir) / "journal.jsonl") if run_dir is not None else None
     evaluator = Evaluator(
@@ -231,7 +245,7 @@ def run_search(
         rejected=rejected,
         search_time_s=time.perf_counter() - started,
         evaluation_time_s=sum(e.seconds for e in history),
-        notes=tuple(outcome.notes),
+        notes=tuple(outcome.notes) + reuse_notes,
         versions=package_versions(),
         hardware_params=hardware_params,
         least_violating=evaluator.least_violating(),

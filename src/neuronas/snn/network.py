@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import math
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import attrs
 import torch
@@ -138,7 +138,7 @@ class SpikingNetwork(nn.Module):
         yield "stem", self.stem
         for label, cell_module in (("cell_a", self.cell_a), ("cell_b", self.cell_b)):
             for i, j, op in cell_module.cell.items():
-                yield f"{label}/{i}-{j}/{op}", cell_module.edges[edge_key(i, j)]
+                yield edge_init_key(label, i, j, op), cell_module.edges[edge_key(i, j)]
         yield "downsample", self.downsample
         yield "head", self.head
         yield "classifier", self.classifier
@@ -146,8 +146,31 @@ class SpikingNetwork(nn.Module):
     def reset_parameters(self, seed: int) -> None:
         """Initialise every layer from a generator seeded by (seed, place, edge, op)."""
         for key, part in self.init_parts():
-            for name, module in part.named_modules():
-                seeded_reset(module, f"{seed}/{key}/{name}")
+            seeded_part(part, seed, key)
+
+
+def edge_init_key(label: str, source: int, target: int, op: str) -> str:
+    """The `SpikingNetwork.init_parts` key of an edge, e.g. ``cell_a/0-1/conv3x3``."""
+    return f"{label}/{source}-{target}/{op}"
+
+
+def seeded_part(part: nn.Module, seed: int, key: str) -> nn.Module:
+    """Initialise ``part`` exactly as `SpikingNetwork.reset_parameters` initialises the part at ``key``.
+
+    With this, a part built on its own (``make_part``) has the weights it has inside any network
+    built with the same seed, which is what lets the search reuse shared parts' activations.
+    """
+    for name, module in part.named_modules():
+        seeded_reset(module, f"{seed}/{key}/{name}")
+    return part
+
+
+def make_part(factory: Callable[[], nn.Module], seed: int, key: str) -> nn.Module:
+    """``factory()`` with the seeded weights of the part at ``key``, skipping PyTorch's default init."""
+    with torch.device("meta"):
+        part = factory()
+    part.to_empty(device="cpu")
+    return seeded_part(part, seed, key)
 
 
 def _generator(key: str) -> torch.Generator:
