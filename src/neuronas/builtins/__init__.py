@@ -12,4 +12,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "neuronas.builtins.strategies",
     "neuronas.builtins.executors",
     "neuronas.builtins.search_command",
+    "neuronas.builtins.report",
 )
