@@ -254,3 +254,15 @@ def test_cli_refuses_to_overwrite_a_run(tmp_path, capsys):
     capsys.readouterr()
     assert run_cli(["run", *CLI_TINY, "--out", str(tmp_path / "run")]) == 2
     assert "already holds a run" in capsys.readouterr().err
+
+
+def test_cli_hardware_parameters_from_toml_and_set(tmp_path, capsys):
+    toml = tmp_path / "chip.toml"
+    toml.write_text('[hardware]\ncrossbar_size = 128\ndevice = "sram"\n')
+    args = ["run", *CLI_TINY, "--out", str(tmp_path / "run"), "--json"]
+    code = run_cli([*args, "--hardware-config", str(toml), "--set", "crossbar_size=32"])
+    assert code == 0
+    params = json.loads(capsys.readouterr().out)["hardware_params"]
+    assert params["crossbar_size"] == 32 and params["device"] == "sram"
+    assert run_cli([*args[:-3], "--out", str(tmp_path / "bad"), "--set", "crossbar=8"]) == 2
+    assert "Did you mean 'crossbar_size'?" in capsys.readouterr().err

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -12,33 +10,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from neuronas.errors import NoFeasibleArchitecture, UsageError
+from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
 from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS, Budgets, SearchConfig
 from neuronas.search.run import default_run_dir, run_search
-
-
-def parse_assignments(pairs: tuple[str, ...]) -> dict[str, Any]:
-    """``key=value`` strings to a dict; values are read as JSON where they parse (numbers, bools)."""
-    result: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"--set {pair!r}: expected key=value, e.g. --set crossbar_size=128")
-        try:
-            result[key.strip()] = json.loads(value)
-        except json.JSONDecodeError:
-            result[key.strip()] = value
-    return result
-
-
-def load_hardware_file(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as error:
-        raise UsageError(f"--hardware-config {path}: {error}") from None
-    return dict(data.get("hardware", data))
 
 
 class RichProgress:
@@ -212,7 +187,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
                 max_energy_uj=options["max_energy"],
             ),
             hardware_params={
-                **load_hardware_file(options["hardware_config"]),
+                **(load_toml(options["hardware_config"]) if options["hardware_config"] else {}),
                 **parse_assignments(options["hardware_set"]),
             },
             map_classifier=options["include_classifier"],
