@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from neuronas.arch import Architecture, Macro
 from neuronas.cli import build_cli
+from neuronas.fitness import hamming_kernel, spike_contribution
 from neuronas.plugin import get_component, hookimpl, manager
 from neuronas.search.evaluator import CandidateScorer
 from neuronas.search.reuse import ReuseScorer, reuse_blocker
@@ -156,3 +157,11 @@ def test_independent_init_notes_that_reuse_did_not_apply(tmp_path):
     result, _journal = _run(tmp_path, "independent", "--init=independent")
     assert result["config"]["init"] == "independent"
     assert any("exact reuse was not applicable" in note for note in result["notes"])
+
+
+def test_spike_contribution_is_the_sum_of_per_step_kernels():
+    generator = torch.Generator().manual_seed(1)
+    spikes = (torch.rand(3, 6, 4, 5, generator=generator) > 0.6).float()
+    spikes[1, 2] = 0  # a silent sample
+    expected = sum(hamming_kernel(step.reshape(6, -1) > 0) for step in spikes)
+    torch.testing.assert_close(spike_contribution(spikes), expected, rtol=1e-12, atol=1e-12)

@@ -30,7 +30,7 @@ from typing import Any
 import attrs
 import numpy as np
 import torch
-from spikingjelly.activation_based.neuron import BaseNode
+from spikingjelly.activation_based.neuron import BaseNode, LIFNode
 from torch import nn
 
 from neuronas.arch import Architecture, Cell
@@ -94,6 +94,31 @@ def shared_depth(first: Sequence[tuple], second: Sequence[tuple]) -> int:
             break
         depth += 1
     return depth
+
+
+def _is_plain_lif(node: BaseNode) -> bool:
+    return (
+        isinstance(node, LIFNode)
+        and node.step_mode == "m"
+        and node.decay_input
+        and node.v_reset is not None
+        and type(node).multi_step_forward is LIFNode.multi_step_forward
+    )
+
+
+def lif_steps(
+    x_seq: torch.Tensor, potential: torch.Tensor, tau: float, threshold: float, reset: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """SpikingJelly's hard-reset LIF over [T, ...] with the same float operations, without its
+    autograd wrapper and the arithmetic reset: h = v + (x - (v - reset)) / tau; spike = h >= threshold
+    (the same test as h - threshold >= 0 in IEEE arithmetic); v = reset where it spiked, else h."""
+    spikes = torch.empty_like(x_seq)
+    for step, x in enumerate(x_seq):
+        charged = potential + (x - (potential - reset)) / tau
+        fired = charged >= threshold
+        spikes[step] = fired
+        potential = charged.masked_fill_(fired, reset)
+    return spikes, potential
 
 
 @attrs.frozen
@@ -200,6 +225,17 @@ class _GroupRun:
 
     def run_lif(self, lif: BaseNode, inputs: Batches) -> Batches:
         """A LIF layer over the R batches in order, its membrane carried or reset between them."""
+        if not _is_plain_lif(lif):
+            return self._run_module(lif, inputs)
+        outputs, potential = [], None
+        for index, x in enumerate(inputs):
+            if potential is None or (index and not self.scorer.carry_state):
+                potential = torch.full_like(x[0], lif.v_reset)
+            spikes, potential = lif_steps(x, potential, lif.tau, lif.v_threshold, lif.v_reset)
+            outputs.append(spikes)
+        return outputs
+
+    def _run_module(self, lif: BaseNode, inputs: Batches) -> Batches:
         lif.reset()
         outputs = []
         for index, x in enumerate(inputs):
