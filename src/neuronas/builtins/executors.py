@@ -94,6 +94,9 @@ class LocalExecutor:
 
 # --- process pool --------------------------------------------------------------------------------
 
+#: imported once by the fork server (which never runs torch), so each worker starts in a moment
+FORKSERVER_PRELOAD = ["torch", "neuronas.plugin", "neuronas.builtins.executors"]
+
 _worker_fn: Callable[[Any], Any] | None = None
 _worker_setup_error: BaseException | None = None
 
@@ -124,9 +127,10 @@ def _run_process_task(item: Any) -> Any:
 
 
 class ProcessExecutor:
-    """A pool of spawned worker processes on this machine.
+    """A pool of worker processes on this machine.
 
-    ``spawn`` (not ``fork``): a forked child of a process that has run torch can deadlock in OpenMP.
+    Started by ``forkserver`` where the OS has it, else ``spawn``; never ``fork``: a forked child of a
+    process that has run torch can deadlock in OpenMP. The fork server imports torch but runs nothing.
     ``fn`` is pickled once per worker (pool initializer), not per task; the pool is kept for the next
     ``map`` with the same ``fn`` and worker count (both phases of a two-phase search share it).
     A worker that dies fails the search with ``ExecutorError``; what was journaled is kept, and the
@@ -136,8 +140,9 @@ class ProcessExecutor:
     name = "process"
     description = "Score candidate groups in a pool of worker processes (--workers N)."
 
-    def __init__(self, start_method: str = "spawn") -> None:
-        self.start_method = start_method
+    def __init__(self, start_method: str | None = None) -> None:
+        methods = multiprocessing.get_all_start_methods()
+        self.start_method = start_method or ("forkserver" if "forkserver" in methods else "spawn")
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._pool_key: tuple[int, bytes] | None = None
         self._finalizer: weakref.finalize | None = None
@@ -149,9 +154,12 @@ class ProcessExecutor:
         key = (workers, hashlib.sha256(payload).digest())
         if self._pool is None or self._pool_key != key:
             self.close()
+            context = multiprocessing.get_context(self.start_method)
+            if self.start_method == "forkserver":
+                context.set_forkserver_preload(FORKSERVER_PRELOAD)
             self._pool = concurrent.futures.ProcessPoolExecutor(
                 max_workers=workers,
-                mp_context=multiprocessing.get_context(self.start_method),
+                mp_context=context,
                 initializer=_init_process_worker,
                 initargs=(payload, self.threads_per_worker(workers)),
             )
