@@ -12,5 +12,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "neuronas.builtins.strategies",
     "neuronas.builtins.executors",
     "neuronas.builtins.search_command",
+    "neuronas.builtins.training",
     "neuronas.builtins.report",
 )
