@@ -225,6 +225,17 @@ def test_ray_missing_is_a_clear_error(monkeypatch):
         list(RayExecutor().map(Probe(), [("echo", (0, 1))]))
 
 
+def test_nothing_to_score_starts_nothing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)
+    assert list(RayExecutor().map(Probe(), [])) == []  # Ray is not even imported
+
+
+def test_ray_workers_lacking_a_run_time_plugin_name_it(ray_cluster):
+    register_plugin(RunTimePlugin(), name="run-time-plugin")
+    with pytest.raises(WorkerComponentError, match=r"fitness metric 'only-here'.*run-time-plugin"):
+        list(RayExecutor().map(Probe(), [("component", "only-here")]))
+
+
 def test_ray_streams_in_order_and_keeps_a_scorer_error_intact(ray_cluster):
     executor = RayExecutor()
     items = [("echo", (0.3 if i == 0 else 0.0, i)) for i in range(5)]

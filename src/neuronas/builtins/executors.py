@@ -76,9 +76,12 @@ def call_portably(fn: Callable[[Any], Any], item: Any) -> Any:
         raise _portable(error) from None
 
 
-def _run_time_plugins() -> list[str]:
-    """Plugins registered from Python in this process, which worker processes do not have."""
-    return [info.name for info in get_host().infos.values() if info.source == "python"]
+def _name_run_time_plugins(error: WorkerComponentError) -> WorkerComponentError:
+    """Add the plugins registered from Python in this process (which workers lack) to ``error``."""
+    names = [info.name for info in get_host().infos.values() if info.source == "python"]
+    if names:
+        error.args = (f"{error} (run-time plugins here: {', '.join(names)})",)
+    return error
 
 
 class LocalExecutor:
@@ -170,6 +173,9 @@ class ProcessExecutor:
     def map(
         self, fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 1
     ) -> Iterator[Any]:
+        items = list(items)
+        if not items:
+            return
         pool = self._pool_for(pickle.dumps(fn), max(1, workers))
         futures = [pool.submit(_run_process_task, item) for item in items]
         try:
@@ -181,10 +187,7 @@ class ProcessExecutor:
                 f"a worker process of the process executor died while scoring; {RESUME_HINT}"
             ) from None
         except WorkerComponentError as error:
-            local = _run_time_plugins()
-            if local:
-                error.args = (f"{error} (run-time plugins here: {', '.join(local)})",)
-            raise
+            raise _name_run_time_plugins(error) from None
         except (KeyboardInterrupt, SystemExit):
             self.close()
             raise
@@ -323,6 +326,9 @@ class RayExecutor:
     def map(
         self, fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 1
     ) -> Iterator[Any]:
+        items = list(items)
+        if not items:
+            return
         ray = _import_ray()
         self._connect(ray)
         cpus, gpus = self.task_resources(ray)
@@ -344,19 +350,23 @@ class RayExecutor:
         top_up()
         try:
             while pending:
-                result = self._get(ray, pending[0])
-                pending.popleft()
+                result = self._get(ray, pending.popleft())
                 top_up()
                 yield result
         finally:
-            for reference in pending:
-                ray.cancel(reference, force=True)
+            # cancel only tasks not yet finished: Ray aborts the driver on some cancels of those
+            if pending:
+                _, unfinished = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+                for reference in unfinished:
+                    ray.cancel(reference)
 
     def _get(self, ray: Any, reference: Any) -> Any:
         try:
             return ray.get(reference)
         except ray.exceptions.RayTaskError as error:
             cause = getattr(error, "cause", None)
+            if isinstance(cause, WorkerComponentError):
+                raise _name_run_time_plugins(cause) from None
             if isinstance(cause, NeuronasError):
                 raise cause from None
             raise
