@@ -135,6 +135,39 @@ def test_ctrl_c_stops_the_workers_at_once():
     assert time.perf_counter() - started < 20
 
 
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+KILLED_PARENT = """
+import os, signal
+from neuronas.builtins.executors import ProcessExecutor
+from test_executors import Probe
+pids = {pid for pid, _, _ in ProcessExecutor().map(Probe(), [("setup", None)] * 4, workers=2)}
+print(*pids, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+def test_workers_exit_when_their_parent_is_killed():
+    import subprocess
+
+    child = subprocess.run(
+        [sys.executable, "-c", KILLED_PARENT], cwd=TESTS, capture_output=True, text=True
+    )
+    pids = [int(pid) for pid in child.stdout.split()]
+    assert pids, child.stderr
+    deadline = time.monotonic() + 15
+    while any(map(running, pids)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(map(running, pids))
+
+
 # --- dead workers and the journal ---------------------------------------------------------------
 
 OPS = ("a", "b")

@@ -18,6 +18,8 @@ import multiprocessing
 import os
 import pickle
 import signal
+import threading
+import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -100,11 +102,23 @@ class LocalExecutor:
 #: imported once by the fork server (which never runs torch), so each worker starts in a moment
 FORKSERVER_PRELOAD = ["torch", "neuronas.plugin", "neuronas.builtins.executors"]
 
+PARENT_CHECK_S = 2.0
+
 _worker_fn: Callable[[Any], Any] | None = None
 _worker_setup_error: BaseException | None = None
 
 
-def _init_process_worker(payload: bytes, threads: int) -> None:
+def _exit_with(parent: int) -> None:
+    """Exit when ``parent`` is gone: a killed parent leaves its idle workers waiting forever."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        try:
+            os.kill(parent, 0)
+        except ProcessLookupError:
+            os._exit(1)
+
+
+def _init_process_worker(payload: bytes, threads: int, parent: int) -> None:
     """Set the worker's torch threads and unpickle ``fn`` once; keep a failure for the first task.
 
     Raising here would make the pool restart the worker forever, so the error waits for a task.
@@ -112,6 +126,7 @@ def _init_process_worker(payload: bytes, threads: int) -> None:
     """
     global _worker_fn, _worker_setup_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     try:
         import torch
 
@@ -164,7 +179,7 @@ class ProcessExecutor:
                 max_workers=workers,
                 mp_context=context,
                 initializer=_init_process_worker,
-                initargs=(payload, self.threads_per_worker(workers)),
+                initargs=(payload, self.threads_per_worker(workers), os.getpid()),
             )
             self._pool_key = key
             self._finalizer = weakref.finalize(self, _terminate_pool, self._pool)
