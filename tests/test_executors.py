@@ -376,3 +376,12 @@ def test_process_pool_finds_what_local_finds(tmp_path, local_outcome):
 def test_ray_finds_what_local_finds(ray_cluster, tmp_path, local_outcome):
     neuronas.search(out=tmp_path, executor="ray", workers=2, **TINY)
     assert outcome(tmp_path) == local_outcome
+
+
+def test_local_scores_with_workers_threads_and_restores_the_count():
+    import torch
+
+    before = torch.get_num_threads()
+    seen = list(LocalExecutor().map(lambda item: (item, torch.get_num_threads()), [1, 2], 2))
+    assert seen == [(1, 2), (2, 2)]
+    assert torch.get_num_threads() == before
