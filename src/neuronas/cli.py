@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 import neuronas
-from neuronas.errors import NeuronasError
+from neuronas.errors import NeuronasError, UsageError
 from neuronas.plugin import manager
 from neuronas.plugin.registry import KINDS, canonical_kind
 
@@ -33,6 +33,21 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
             f"[yellow]{category.__name__}:[/] {message} ({filename}:{lineno})",
             highlight=False,
             soft_wrap=True,
+        )
+
+
+def refuse_options_with_resume(ctx: click.Context, names: Iterable[str], saved_in: str) -> None:
+    """``--resume`` continues with saved options; options also given on the command line are an
+    error rather than silently ignored."""
+    given = [
+        name
+        for name in names
+        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]
+    if given:
+        raise UsageError(
+            f"--resume uses the options saved in {saved_in}; do not combine it with "
+            + ", ".join("--" + name.replace("_", "-") for name in given)
         )
 
 

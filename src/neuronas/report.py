@@ -21,6 +21,7 @@ import attrs
 
 from neuronas.errors import UsageError
 from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS
+from neuronas.search.evaluator import Evaluation
 
 #: ``--x`` choices: the cost on the horizontal axis, and the budget that limits it.
 AXES: dict[str, tuple[str, str]] = {
@@ -44,50 +45,13 @@ _BEST_COLOUR = "#d62728"
 _LABEL_BOX = {"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.85}
 
 
-def _score(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-@attrs.frozen
-class Candidate:
-    """One journal record, reduced to what the report needs."""
-
-    arch: str
-    phase: str
-    costs: Mapping[str, float]
-    violations: Mapping[str, float]
-    checks: tuple[str, ...]
-    score: float | None
-    seconds: float
-
-    @property
-    def feasible(self) -> bool:
-        return all(value <= 0 for value in self.violations.values())
-
-    @property
-    def rejected_by(self) -> tuple[str, ...]:
-        return tuple(b for b in self.checks if self.violations.get(b, -1.0) > 0)
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Candidate:
-        return cls(
-            arch=record["arch"],
-            phase=str(record["phase"]),
-            costs={key: float(value) for key, value in record["costs"].items()},
-            violations={key: float(value) for key, value in record["violations"].items()},
-            checks=tuple(record.get("checks", ())),
-            score=_score(record.get("score")),
-            seconds=float(record.get("seconds", 0.0)),
-        )
-
-
 @attrs.frozen
 class RunReport:
     """What a run folder holds: its config, every evaluated candidate, and its result if it ended."""
 
     run_dir: Path
     config: Mapping[str, Any]
-    candidates: tuple[Candidate, ...]
+    candidates: tuple[Evaluation, ...]
     result: Mapping[str, Any] | None
     higher_is_better: bool
 
@@ -96,18 +60,18 @@ class RunReport:
         return self.result is not None
 
     @property
-    def scored(self) -> list[Candidate]:
+    def scored(self) -> list[Evaluation]:
         return [c for c in self.candidates if c.score is not None]
 
     @property
-    def rejected(self) -> list[Candidate]:
+    def rejected(self) -> list[Evaluation]:
         return [c for c in self.candidates if c.score is None]
 
     def limit(self, budget: str) -> float | None:
         value = (self.config.get("budgets") or {}).get(_BUDGET_FIELDS[budget])
         return None if value is None else float(value)
 
-    def best(self) -> Candidate | None:
+    def best(self) -> Evaluation | None:
         """The run's chosen architecture, or (for an unfinished run) the best feasible so far."""
         if self.result is not None:
             chosen = (self.result.get("best") or {}).get("arch")
@@ -141,7 +105,7 @@ def _read_json(path: Path) -> Any:
         raise UsageError(f"{path} is not readable JSON: {error}") from None
 
 
-def _read_journal(path: Path) -> list[Candidate]:
+def _read_journal(path: Path) -> list[Evaluation]:
     """Every complete record; a partial last line (a search writing right now) is left out."""
     if not path.is_file():
         return []
@@ -152,7 +116,7 @@ def _read_journal(path: Path) -> list[Candidate]:
         if not line.strip():
             continue
         try:
-            candidates.append(Candidate.from_record(json.loads(line)))
+            candidates.append(Evaluation.from_record(json.loads(line)))
         except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
             raise UsageError(f"{path}: line {number} is not a journal record ({error})") from None
     return candidates

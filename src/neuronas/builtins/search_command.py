@@ -9,7 +9,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from neuronas.errors import NoFeasibleArchitecture, UsageError
+from neuronas.errors import NoFeasibleArchitecture
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
 from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS, Budgets, SearchConfig
@@ -153,21 +153,12 @@ def result_table(result) -> Table:
 @click.pass_context
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Search for the best SNN architecture that fits the hardware budgets."""
-    from neuronas.cli import console, err_console, print_json
+    from neuronas.cli import console, err_console, print_json, refuse_options_with_resume
 
     resume = options.pop("resume")
     as_json = options.pop("as_json")
     if resume is not None:
-        given = [
-            name
-            for name in options
-            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-        ]
-        if given:
-            raise UsageError(
-                "--resume uses the options saved in the run folder; do not combine it with "
-                + ", ".join("--" + name.replace("_", "-") for name in given)
-            )
+        refuse_options_with_resume(ctx, options, "the run folder")
         config, run_dir = SearchConfig(), resume
     else:
         config = SearchConfig(

@@ -221,7 +221,7 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
     RUN_DIR is a `neuronas run` folder: its best architecture, dataset and space are used. Or give
     the architecture with --arch. Writes checkpoint.pt (each epoch) and metrics.json to --out.
     """
-    from neuronas.cli import console, err_console, print_json
+    from neuronas.cli import console, err_console, print_json, refuse_options_with_resume
 
     as_json = options.pop("as_json")
     resume = options.pop("resume")
@@ -233,16 +233,7 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
     if resume:
         if out_dir is None:
             raise UsageError("--resume needs the output folder: give --out DIR (or RUN_DIR)")
-        given = [
-            name
-            for name in _RESUMED_OPTIONS
-            if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-        ]
-        if given:
-            raise UsageError(
-                "--resume uses the options saved in the checkpoint; do not combine it with "
-                + ", ".join("--" + name.replace("_", "-") for name in given)
-            )
+        refuse_options_with_resume(ctx, _RESUMED_OPTIONS, "the checkpoint")
         config = load_checkpoint(out_dir / "checkpoint.pt")["config"]
     else:
         config = _config_from_options(run_dir, data_dir, options)
