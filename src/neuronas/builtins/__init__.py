@@ -11,7 +11,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "neuronas.builtins.hardware",
     "neuronas.builtins.strategies",
     "neuronas.builtins.executors",
-    "neuronas.builtins.search_command",
+    "neuronas.builtins.search",
     "neuronas.builtins.training",
     "neuronas.builtins.report",
 )
