@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import attrs
 
 from neuronas.errors import HardwareModelError, UsageError
+from neuronas.hardware import constants as K
 
 
 class HardwareConfigError(HardwareModelError, UsageError):
@@ -34,8 +35,22 @@ def parameter(default: Any, kind: str, unit: str, help: str, choices: tuple[str,
 Config = TypeVar("Config")
 
 
+class _DerivedQuantities:
+    """What both cost models derive from their configs the same way."""
+
+    @property
+    def bit_factor(self) -> int:
+        """f = ceil(weight_bits / bits_per_cell): cells per weight."""
+        return math.ceil(self.weight_bits / self.bits_per_cell)
+
+    @property
+    def pe_cycle_ms(self) -> float:
+        """t_PE = c * 1000 / f_clk ns, in ms."""
+        return self.cycles_per_pe_cycle * 1000.0 / self.clock_mhz / K.NS_PER_MS
+
+
 @attrs.frozen(cache_hash=True)
-class SpikeSimConfig:
+class SpikeSimConfig(_DerivedQuantities):
     """SpikeSim's inputs, with its defaults (64x64 RRAM crossbars, 8 PEs per tile, 250 MHz, T=5)."""
 
     crossbar_size: int = parameter(64, "int", "cells", "crossbar rows = columns (X)")
@@ -58,13 +73,9 @@ class SpikeSimConfig:
         5, "int", "layers", "SpikeSim charges neuron memory for only this many first layers"
     )
 
-    @property
-    def bit_factor(self) -> int:
-        return math.ceil(self.weight_bits / self.bits_per_cell)
-
 
 @attrs.frozen(cache_hash=True)
-class SpikeFlowConfig:
+class SpikeFlowConfig(_DerivedQuantities):
     """The NeuroNAS defaults: SpikeSim's constants with Table I of the NeuroNAS paper."""
 
     crossbar_size: int = parameter(64, "int", "cells", "crossbar rows = columns (X)")
@@ -90,10 +101,6 @@ class SpikeFlowConfig:
                 f"spikeflow: crossbar_size ({self.crossbar_size}) must be a multiple of mux_size "
                 f"({self.mux_size}): each ADC reads mux_size columns"
             )
-
-    @property
-    def bit_factor(self) -> int:
-        return math.ceil(self.weight_bits / self.bits_per_cell)
 
 
 def describe_parameters(config_class: type) -> list[dict[str, Any]]:

@@ -75,7 +75,7 @@ class Plan:
             + area["tile_buff"]
             + area["htree"],
             adcs_per_pe=adcs,
-            pe_cycle_ms=config.cycles_per_pe_cycle * 1000.0 / config.clock_mhz / K.NS_PER_MS,
+            pe_cycle_ms=config.pe_cycle_ms,
             params=MappingProxyType(attrs.asdict(config)),
         )
 

@@ -89,7 +89,7 @@ class Plan:
             energy_pj=MappingProxyType(energy_pj),
             energy_total=sum(energy_pj.values()),
             tile_area_mm2=MappingProxyType({k: v / K.UM2_PER_MM2 for k, v in tile_um2.items()}),
-            pe_cycle_ms=config.cycles_per_pe_cycle * 1000.0 / config.clock_mhz / K.NS_PER_MS,
+            pe_cycle_ms=config.pe_cycle_ms,
             params=MappingProxyType(attrs.asdict(config)),
         )
 
