@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from neuronas.arch import Architecture, Cell, LayerShape, Macro, edges_of
+from neuronas.arch import Architecture, Cell, LayerShape, Macro, back_edges_of, edges_of
 from neuronas.builtins.spaces import EXTENDED, NEURONAS_3OP, SNASNET
 from neuronas.errors import ArchitectureSyntaxError
 
@@ -23,6 +23,55 @@ def test_cell_string_is_grouped_by_target_and_ops_are_source_major():
 
 def test_edges_are_source_major():
     assert edges_of(4) == ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))
+
+
+BACKWARD = "|skip~0|+|conv3x3~0|zero~1|+|skip~0|skip~1|zero~2|<|zero~1|zero~2|zero~3|+|avgpool3x3~2|zero~3|+|conv1x1~3|"
+
+
+def test_backward_edges_are_written_after_the_forward_ones_grouped_by_target():
+    cell = Cell.parse(BACKWARD)
+    assert cell.ops == ("skip", "conv3x3", "skip", "zero", "skip", "zero")
+    # b10, b20, b30, b21, b31, b32 (SNASNet's order)
+    assert cell.back == ("zero", "zero", "zero", "avgpool3x3", "zero", "conv1x1")
+    assert back_edges_of(4) == ((1, 0), (2, 0), (3, 0), (2, 1), (3, 1), (3, 2))
+    assert cell.back_inputs_of(1) == ((2, "avgpool3x3"), (3, "zero"))
+    assert list(cell.back_items())[-1] == (3, 2, "conv1x1")
+    assert str(cell) == BACKWARD
+    assert Cell.parse(EXAMPLE).back == () and "<" not in str(Cell.parse(EXAMPLE))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (EXAMPLE + "<|skip~1|skip~2|skip~3|", r"after '<' has 1 group\(s\); a 4-node cell needs 3"),
+        (
+            EXAMPLE + "<|skip~1|skip~2|+|skip~2|skip~3|+|skip~3|",
+            r"backward group 1 .* has 2 entries",
+        ),
+        (EXAMPLE + "<|skip~0|skip~2|skip~3|+|skip~2|skip~3|+|skip~3|", r"expected '<op>~1'"),
+    ],
+)
+def test_malformed_backward_parts_say_where_and_what(text, message):
+    with pytest.raises(ArchitectureSyntaxError, match=message):
+        Cell.parse(text)
+
+
+def test_new_macro_keys_parse_and_are_checked():
+    arch = Architecture.parse(f"a={EXAMPLE};b={EXAMPLE};bn=pooled;dropout=0.5;init=snasnet")
+    assert (arch.macro.batchnorm, arch.macro.dropout, arch.macro.weight_init) == (
+        "pooled",
+        0.5,
+        "snasnet",
+    )
+    assert arch.to_string().endswith(";bn=pooled;dropout=0.5;init=snasnet")
+    for bad, message in (
+        ("bn=batch", "batchnorm must be one of per-step, pooled"),
+        ("dropout=1", r"dropout must be in \[0, 1\)"),
+        ("dropout=half", "expected a number in"),
+        ("init=xavier", "weight_init must be one of pytorch, snasnet"),
+    ):
+        with pytest.raises(ArchitectureSyntaxError, match=message):
+            Architecture.parse(f"a={EXAMPLE};b={EXAMPLE};{bad}")
 
 
 def test_op_of_a_missing_edge_says_why():
@@ -45,7 +94,10 @@ op_names = st.from_regex(r"[A-Za-z0-9_.-]{1,12}", fullmatch=True)
 @st.composite
 def cells(draw, ops=op_names):
     nodes = draw(st.integers(2, 6))
-    return Cell(draw(st.lists(ops, min_size=len(edges_of(nodes)), max_size=len(edges_of(nodes)))))
+    count = len(edges_of(nodes))
+    forward = draw(st.lists(ops, min_size=count, max_size=count))
+    back = draw(st.one_of(st.just([]), st.lists(ops, min_size=count, max_size=count)))
+    return Cell(forward, back)
 
 
 macros = st.builds(
@@ -58,6 +110,9 @@ macros = st.builds(
     hidden=st.integers(1, 8192),
     population=st.integers(1, 50),
     stem_stride=st.integers(1, 4),
+    batchnorm=st.sampled_from(["per-step", "pooled"]),
+    dropout=st.floats(0.0, 1.0, exclude_max=True),
+    weight_init=st.sampled_from(["pytorch", "snasnet"]),
 )
 
 
