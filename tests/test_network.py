@@ -18,6 +18,7 @@ from neuronas.snn import (
     SpikingNetwork,
     count_parameters,
     feature_sizes,
+    free_dropout,
     make_lif,
     memory_cost,
 )
@@ -359,3 +360,30 @@ def test_seeded_build_equals_seeding_a_default_built_network():
     assert built.state_dict().keys() == reference.state_dict().keys()
     for key, value in reference.state_dict().items():
         assert torch.equal(built.state_dict()[key], value), key
+
+
+# --- SNASNet's classifier dropout ----------------------------------------------------------------
+
+
+def test_dropout_keeps_one_seeded_mask_per_sequence_and_is_off_in_eval():
+    net = NEURONAS_3OP.build(arch_of(MIXED, dropout=0.5), seed=0)
+    dropout = net.classifier.dropout
+    x = torch.ones(2, 4, 6)  # [T, N, features]
+    first = dropout(x)
+    assert torch.equal(first[0], first[1])  # one mask for every timestep
+    assert set(first.unique().tolist()) == {0.0, 2.0}
+    functional.reset_net(net)
+    assert torch.equal(dropout(x), first)  # seeded: the same mask after a reset
+    other = NEURONAS_3OP.build(arch_of(MIXED, dropout=0.5), seed=1).classifier.dropout
+    assert not torch.equal(other(x), first)
+    assert torch.equal(dropout.eval()(x), x)
+
+
+def test_free_dropout_draws_a_fresh_mask_per_sequence_for_training():
+    net = free_dropout(NEURONAS_3OP.build(arch_of(MIXED, dropout=0.5), seed=0))
+    dropout = net.classifier.dropout
+    x = torch.ones(2, 64, 6)
+    first = dropout(x)
+    functional.reset_net(net)
+    assert not torch.equal(dropout(x), first)
+    assert isinstance(NEURONAS_3OP.build(arch_of(MIXED), seed=0).classifier.dropout, nn.Identity)

@@ -52,10 +52,10 @@ def _scorers(space, bits, carry_state, **reuse_options):
     return CandidateScorer(**options), ReuseScorer(**options, **reuse_options)
 
 
-def _phases(space_name, count):
+def _phases(space_name, count, macro=TINY_MACRO):
     cells = list(get_component("space", space_name).enumerate())[:count]
-    phase1 = [Architecture(cell, cell, TINY_MACRO).to_string() for cell in cells]
-    phase2 = [Architecture(cells[count // 2], cell, TINY_MACRO).to_string() for cell in cells]
+    phase1 = [Architecture(cell, cell, macro).to_string() for cell in cells]
+    phase2 = [Architecture(cells[count // 2], cell, macro).to_string() for cell in cells]
     return phase1, phase2
 
 
@@ -70,6 +70,22 @@ def _reuse_scores(scorer, keys):
 def test_reuse_scores_equal_scores_from_scratch(bits, carry_state):
     scratch, reuse = _scorers("neuronas-3op", bits, carry_state, max_group=7)
     for keys in _phases("neuronas-3op", 20):
+        expected = [scratch(key)[0] for key in keys]
+        assert _reuse_scores(reuse, keys) == pytest.approx(expected, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "network",
+    [
+        {"batchnorm": "pooled"},
+        {"dropout": 0.5, "weight_init": "snasnet"},
+        {"dropout": 0.3, "batchnorm": "pooled"},
+    ],
+    ids=["pooled-batchnorm", "snasnet-network", "dropout-pooled"],
+)
+def test_reuse_is_exact_for_every_network_variant(network):
+    scratch, reuse = _scorers("neuronas-3op", 8, False, max_group=7)
+    for keys in _phases("neuronas-3op", 12, attrs.evolve(TINY_MACRO, **network)):
         expected = [scratch(key)[0] for key in keys]
         assert _reuse_scores(reuse, keys) == pytest.approx(expected, rel=1e-9)
 
@@ -113,6 +129,10 @@ def test_reuse_blocker_names_the_reason():
         space, "hamming-logdet", "fixed-point", "stochastic", "shared"
     )
     assert "fitness" in reuse_blocker(space, "other", "fixed-point", "nearest", "shared")
+    backward = get_component("space", "snasnet-backward")
+    assert "temporal feedback" in reuse_blocker(
+        backward, "hamming-logdet", "fixed-point", "nearest", "shared"
+    )
 
 
 def _run(tmp_path, name, *extra):

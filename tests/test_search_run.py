@@ -266,3 +266,27 @@ def test_cli_hardware_parameters_from_toml_and_set(tmp_path, capsys):
     assert params["crossbar_size"] == 32 and params["device"] == "sram"
     assert run_cli([*args[:-3], "--out", str(tmp_path / "bad"), "--set", "crossbar=8"]) == 2
     assert "Did you mean 'crossbar_size'?" in capsys.readouterr().err
+
+
+def test_cli_network_options_reach_every_candidate(tmp_path, capsys):
+    args = ["run", *CLI_TINY, "--out", str(tmp_path / "run"), "--json"]
+    extra = ["--batchnorm", "pooled", "--dropout", "0.25", "--weight-init", "snasnet"]
+    assert run_cli([*args, *extra]) == 0
+    saved = json.loads(capsys.readouterr().out)
+    assert saved["config"]["batchnorm"] == "pooled" and saved["config"]["dropout"] == 0.25
+    for record in journal(tmp_path / "run"):
+        assert record["arch"].endswith(";bn=pooled;dropout=0.25;init=snasnet")
+
+
+def test_the_snasnet_spaces_score_snasnets_network_by_default(tmp_path):
+    result = neuronas.search(
+        out=tmp_path / "run",
+        **{**TINY, "space": "snasnet-backward"},
+        strategy="random",
+        candidates=3,
+        same_cells=True,
+    )
+    macro = result.architecture.macro
+    assert (macro.dropout, macro.weight_init, macro.batchnorm) == (0.5, "snasnet", "per-step")
+    assert result.architecture.cell_a == result.architecture.cell_b
+    assert any("backward (temporal feedback) edges" in note for note in result.notes)

@@ -192,3 +192,18 @@ def test_bad_budgets_are_usage_errors(text):
 
     with pytest.raises(UsageError, match="max_params"):
         Budgets(max_params=text)
+
+
+def test_random_search_with_same_cells_uses_one_cell_for_a_and_b():
+    context, _ = make(lambda a: 0.0, budgets(), candidates=12, same_cells=True)
+    RandomSearch().search(context)
+    history = context.evaluator.history
+    assert history and all(
+        Architecture.parse(e.arch).cell_a == Architecture.parse(e.arch).cell_b for e in history
+    )
+    context, _ = make(lambda a: 0.0, budgets(), candidates=12)
+    RandomSearch().search(context)
+    assert any(
+        Architecture.parse(e.arch).cell_a != Architecture.parse(e.arch).cell_b
+        for e in context.evaluator.history
+    )

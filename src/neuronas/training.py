@@ -39,6 +39,7 @@ from neuronas.contracts import Dataset, DataSplit
 from neuronas.errors import ArchitectureSyntaxError, UsageError
 from neuronas.plugin import get_component
 from neuronas.quantization import check_bits, post_training_quantize, prepare_qat
+from neuronas.snn import free_dropout
 
 CHECKPOINT_FORMAT = "neuronas-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -182,13 +183,15 @@ def amplify_classifier_init(model: nn.Module, gain: float) -> bool:
 def build_model(config: TrainConfig, dataset: Dataset | None = None) -> nn.Module:
     """A freshly initialised network for ``config`` (with fake quantizers when it asks for QAT).
 
-    The initial weights are drawn from ``config.seed``; the global RNGs are not touched.
+    The initial weights are drawn from ``config.seed``; the global RNGs are not touched. Dropout
+    (when the architecture has it) draws a fresh mask per batch from the global RNG, whose state
+    checkpoints keep.
     """
     arch = config.architecture
     if dataset is not None:
         check_matches_dataset(arch, dataset)
     space = get_component("space", config.space)
-    model = space.build(arch, seed=config.seed)
+    model = free_dropout(space.build(arch, seed=config.seed))
     amplify_classifier_init(model, config.classifier_init_gain)
     if config.weight_bits is not None:
         prepare_qat(model, config.weight_bits)

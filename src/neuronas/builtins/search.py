@@ -108,12 +108,32 @@ def result_table(result) -> Table:
 @click.option("--timesteps", default=5, show_default=True, help="SNN timesteps T.")
 @click.option("--hidden", default=1024, show_default=True, help="Classifier hidden LIF width.")
 @click.option("--population", default=10, show_default=True, help="Output neurons per class.")
+@click.option(
+    "--batchnorm",
+    type=click.Choice(["per-step", "pooled"]),
+    default="per-step",
+    show_default=True,
+    help="BatchNorm statistics per timestep (SNASNet's network) or pooled over the timesteps.",
+)
+@click.option(
+    "--dropout",
+    type=click.FloatRange(0.0, 1.0, max_open=True),
+    help="Classifier dropout while scoring [default: the space's; 0.5 for SNASNet's spaces].",
+)
+@click.option(
+    "--weight-init",
+    type=click.Choice(["pytorch", "snasnet"]),
+    help="Initial weight distribution [default: the space's].",
+)
 @click.option("--fitness-batch", default=256, show_default=True, help="Images per batch, S.")
 @click.option("--fitness-batches", default=2, show_default=True, help="Batches per score, R.")
 @click.option(
     "--reset-between-batches", is_flag=True, help="Reset membranes between the R batches."
 )
 @click.option("--candidates", default=5000, show_default=True, help="Random search: N samples.")
+@click.option(
+    "--same-cells", is_flag=True, help="Random search: one cell for both A and B (SNASNet's way)."
+)
 @click.option(
     "--set",
     "hardware_set",
@@ -186,10 +206,14 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             timesteps=options["timesteps"],
             hidden=options["hidden"],
             population=options["population"],
+            batchnorm=options["batchnorm"],
+            dropout=options["dropout"],
+            weight_init=options["weight_init"],
             fitness_batch=options["fitness_batch"],
             fitness_batches=options["fitness_batches"],
             carry_state=not options["reset_between_batches"],
             candidates=options["candidates"],
+            same_cells=options["same_cells"],
             constraints=not options["no_constraints"],
             reuse=options["reuse"],
             init=options["init"],

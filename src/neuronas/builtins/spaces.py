@@ -24,6 +24,18 @@ SNASNET = CellSearchSpace(
     "(12500 cells)",
     ops=("zero", "skip", "conv1x1", "conv3x3", "avgpool3x3"),
     require_direct_edge=True,
+    dropout=0.5,
+    weight_init="snasnet",
+)
+SNASNET_BACKWARD = CellSearchSpace(
+    name="snasnet-backward",
+    description="SNASNet's default backward cells: per node pair a forward or a temporal feedback "
+    "edge with one of its 5 ops; edge 0-3 not zero (236196 cells)",
+    ops=("zero", "skip", "conv1x1", "conv3x3", "avgpool3x3"),
+    require_direct_edge=True,
+    backward=True,
+    dropout=0.5,
+    weight_init="snasnet",
 )
 EXTENDED = CellSearchSpace(
     name="extended",
@@ -34,7 +46,7 @@ EXTENDED = CellSearchSpace(
 
 @hookimpl
 def neuronas_register_search_spaces(register: Any) -> None:
-    for space in (NEURONAS_3OP, SNASNET, EXTENDED):
+    for space in (NEURONAS_3OP, SNASNET, SNASNET_BACKWARD, EXTENDED):
         register(space)
 
 
@@ -47,11 +59,20 @@ def parse_arch_or_cell(text: str) -> Architecture:
 
 
 def cell_equations(cell: Cell) -> list[str]:
-    """One line per node, e.g. ``x2 = conv3x3(x0) + skip(x1)``; zero edges are left out."""
-    lines = []
+    """One line per node, e.g. ``x2 = conv3x3(x0) + skip(x1)``; zero edges are left out. With
+    backward edges, node inputs are u_i = x_i + f_i and each feedback f_i gets a line."""
+    fed_back = {i for _j, i, op in cell.back_items() if op != "zero"}
+
+    def node(index: int) -> str:
+        return f"u{index}" if index in fed_back else f"x{index}"
+
+    lines = [f"u{i} = x{i} + f{i}" for i in sorted(fed_back)]
     for target in range(1, cell.nodes):
-        terms = [f"{op}(x{source})" for source, op in cell.inputs_of(target) if op != "zero"]
+        terms = [f"{op}({node(source)})" for source, op in cell.inputs_of(target) if op != "zero"]
         lines.append(f"x{target} = {' + '.join(terms) or '0'}")
+    for target in sorted(fed_back):
+        terms = [f"{op}({node(j)})" for j, op in cell.back_inputs_of(target) if op != "zero"]
+        lines.append(f"f{target} = {' + '.join(terms)}  (at the next timestep)")
     return lines
 
 

@@ -49,19 +49,22 @@ class TwoPhaseSearch:
 
 
 class RandomSearch:
-    """SNASNet's baseline: sample N architectures (cells A and B independently), keep the best."""
+    """SNASNet's baseline: sample N architectures, keep the best. Cells A and B are drawn
+    independently, or (``same_cells``) one cell serves as both, as SNASNet's search draws them."""
 
     name = "random"
     description = (
-        "SNASNet's random search: N sampled candidates (--candidates), each checked and scored."
+        "SNASNet's random search: N sampled candidates (--candidates), each checked and scored; "
+        "--same-cells uses one cell for A and B, as SNASNet does."
     )
 
     def search(self, context: SearchContext) -> StrategyOutcome:
         options, space, rng = context.options, context.space, context.rng
-        archs = [
-            Architecture(space.sample(rng), space.sample(rng), context.macro)
-            for _ in range(options.candidates)
-        ]
+        archs = []
+        for _ in range(options.candidates):
+            cell_a = space.sample(rng)
+            cell_b = cell_a if options.same_cells else space.sample(rng)
+            archs.append(Architecture(cell_a, cell_b, context.macro))
         checks = BUDGET_NAMES if options.constraints else ()
         best = None
         for evaluation in context.evaluator.evaluate_many(archs, phase="random", checks=checks):

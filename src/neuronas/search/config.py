@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from neuronas.arch import BATCHNORM_MODES, WEIGHT_INITS
 from neuronas.errors import UsageError
 
 BUDGET_NAMES = ("memory", "area", "latency", "energy")
@@ -75,6 +76,20 @@ class Budgets:
         return result
 
 
+def _choice(choices: tuple[str, ...], optional: bool = False):
+    def check(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        if not (optional and value is None) and value not in choices:
+            name = attribute.name.replace("_", "-")
+            raise UsageError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+    return check
+
+
+def _optional_probability(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if value is not None and not (isinstance(value, int | float) and 0.0 <= value < 1.0):
+        raise UsageError(f"{attribute.name} must be a number in [0, 1), got {value!r}")
+
+
 def _positive(_instance: Any, attribute: attrs.Attribute, value: int) -> None:
     if value < 1:
         raise UsageError(f"{attribute.name.replace('_', '-')} must be at least 1, got {value}")
@@ -100,10 +115,18 @@ class SearchConfig:
     timesteps: int = attrs.field(default=5, validator=_positive)
     hidden: int = attrs.field(default=1024, validator=_positive)
     population: int = attrs.field(default=10, validator=_positive)
+    #: BatchNorm statistics per timestep (SNASNet) or pooled over the timesteps
+    batchnorm: str = attrs.field(default="per-step", validator=_choice(BATCHNORM_MODES))
+    #: classifier dropout while scoring; None: the search space's own (0.5 for SNASNet's spaces)
+    dropout: float | None = attrs.field(default=None, validator=_optional_probability)
+    #: initial weight distribution; None: the search space's own
+    weight_init: str | None = attrs.field(default=None, validator=_choice(WEIGHT_INITS, True))
     fitness_batch: int = attrs.field(default=256, validator=_positive)
     fitness_batches: int = attrs.field(default=2, validator=_positive)
     carry_state: bool = True
     candidates: int = attrs.field(default=5000, validator=_positive)
+    #: random search: one sampled cell for both A and B, as SNASNet's search does
+    same_cells: bool = False
     constraints: bool = True
     init: str = attrs.field(
         default="shared", validator=attrs.validators.in_(("shared", "independent"))

@@ -62,6 +62,11 @@ def reuse_blocker(space: Any, fitness: str, quantizer: str, rounding: str, init:
         return "--init independent gives every candidate its own weights, so nothing is shared"
     if not isinstance(space, CellSearchSpace):
         return f"search space {getattr(space, 'name', space)!r} is not a built-in cell space"
+    if space.backward:
+        return (
+            f"search space {space.name!r} has backward (temporal feedback) edges, whose cells run "
+            "one timestep at a time as a whole"
+        )
     for op in space.ops:
         module = space.op_specs[op].make(1)
         has_lif = any(isinstance(m, BaseNode) for m in module.modules())
@@ -192,6 +197,10 @@ class _GroupRun:
     def __init__(self, scorer: ReuseScorer, archs: list[Architecture]) -> None:
         self.scorer = scorer
         self.archs = archs
+        macros = {arch.macro for arch in archs}
+        if len(macros) != 1:
+            raise ValueError(f"a reuse group shares one macro network, got {len(macros)}")
+        self.macro = macros.pop()
         self.space: CellSearchSpace = manager.get_component("space", scorer.space)
         self.quantizer = manager.get_component("quantizer", scorer.quantizer)
         self.batches: Batches = [torch.as_tensor(batch) for batch in scorer.batches]
@@ -216,7 +225,7 @@ class _GroupRun:
 
     def part(self, key: str, factory: Callable[[], nn.Module]) -> nn.Module:
         if key not in self.parts:
-            module = make_part(factory, self.scorer.seed, key)
+            module = make_part(factory, self.scorer.seed, key, self.macro)
             self.quantizer.quantize(
                 module, self.scorer.weight_bits, rounding=self.scorer.rounding, seed=0
             )
@@ -274,12 +283,10 @@ class _GroupRun:
         if "value" not in down_entry:
             down = self.part("downsample", lambda: Downsample(width))
             spikes, contributions = self.spiking(
-                down.lif, [per_step(down.bn_in, x) for x in self.node(signatures[nodes_a - 1])]
+                down.lif, [down.bn_in(x) for x in self.node(signatures[nodes_a - 1])]
             )
             down_entry["contributions"] = contributions
-            down_entry["value"] = [
-                per_step(lambda maps: down.pool(down.bn(down.conv(maps))), s) for s in spikes
-            ]
+            down_entry["value"] = [down.after_spikes(s) for s in spikes]
         add("downsample.lif", down_entry["contributions"])
         self.cell(arch.cell_b, "cell_b", 2 * width, signatures[nodes_a:], add)
 
@@ -287,10 +294,10 @@ class _GroupRun:
         features = 2 * width * feature_sizes(macro).classifier ** 2
         classifier = self.part("classifier", lambda: Classifier(features, macro))
         spikes, contributions = self.spiking(
-            head.lif, [per_step(head.bn, x) for x in self.node(signatures[-1])]
+            head.lif, [head.bn(x) for x in self.node(signatures[-1])]
         )
         add("head.lif", contributions)
-        hidden = [classifier.hidden(per_step(head.pool, s).flatten(2)) for s in spikes]
+        hidden = [classifier.hidden_current(per_step(head.pool, s).flatten(2)) for s in spikes]
         add("classifier.lif", self.spiking(classifier.lif, hidden)[1])
         return float(np.mean([log_abs_det(a.mean_kernel()) for a in accumulators]))
 
@@ -349,9 +356,7 @@ class _GroupRun:
             module = self.edge_module(label, width, source, target, op)
             if isinstance(module, SpikingConv):
                 spikes = self.source_spikes(label, width, source, target, op, signature)[0]
-                entry[key] = [
-                    per_step(lambda maps, m=module: m.bn(m.conv(maps)), s) for s in spikes
-                ]
+                entry[key] = [module.bn(per_step(module.conv, s)) for s in spikes]
             else:
                 entry[key] = [module(x) for x in self.node(signature)]
         return entry[key]

@@ -165,6 +165,9 @@ def run_search(
         hidden=config.hidden,
         population=config.population,
         stem_stride=2 if size >= STEM_STRIDE_FROM else 1,
+        batchnorm=config.batchnorm,
+        dropout=config.dropout if config.dropout is not None else getattr(space, "dropout", 0.0),
+        weight_init=config.weight_init or getattr(space, "weight_init", "pytorch"),
     )
     batches = sample_batches(
         split,

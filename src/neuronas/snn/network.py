@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator, Mapping
 
 import attrs
 import torch
+from spikingjelly.activation_based import layer
 from torch import nn
 
 from neuronas.arch import Architecture, Cell, LayerShape, Macro
 from neuronas.errors import UsageError
-from neuronas.snn.cell import CellModule, edge_key
+from neuronas.snn.cell import CellModule, back_edge_key, edge_key
 from neuronas.snn.neuron import make_lif
-from neuronas.snn.ops import OpSpec, per_step
+from neuronas.snn.ops import OpSpec, TimeBatchNorm2d, per_step, set_batchnorm_mode
 
 
 @attrs.frozen
@@ -63,15 +64,17 @@ class Downsample(nn.Module):
 
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.bn_in = nn.BatchNorm2d(width)
+        self.bn_in = TimeBatchNorm2d(width)
         self.lif = make_lif()
         self.conv = nn.Conv2d(width, 2 * width, 3, padding=1, bias=False)
-        self.bn = nn.BatchNorm2d(2 * width)
+        self.bn = TimeBatchNorm2d(2 * width)
         self.pool = nn.AvgPool2d(2, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        spikes = self.lif(per_step(self.bn_in, x))
-        return per_step(lambda maps: self.pool(self.bn(self.conv(maps))), spikes)
+        return self.after_spikes(self.lif(self.bn_in(x)))
+
+    def after_spikes(self, spikes: torch.Tensor) -> torch.Tensor:
+        return per_step(self.pool, self.bn(per_step(self.conv, spikes)))
 
 
 class Head(nn.Module):
@@ -79,25 +82,59 @@ class Head(nn.Module):
 
     def __init__(self, channels: int) -> None:
         super().__init__()
-        self.bn = nn.BatchNorm2d(channels)
+        self.bn = TimeBatchNorm2d(channels)
         self.lif = make_lif()
         self.pool = nn.AvgPool2d(2, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return per_step(self.pool, self.lif(per_step(self.bn, x)))
+        return per_step(self.pool, self.lif(self.bn(x)))
+
+
+class SequenceDropout(layer.Dropout):
+    """SNASNet's classifier dropout (SpikingJelly's: one mask per sequence, kept over its timesteps
+    until the network is reset), multi-step.
+
+    With ``seed`` set (a seeded build, as scoring uses), the mask is drawn on the CPU from that seed
+    alone, so a score stays a function of the architecture and the run seed on any device; with
+    ``seed = None`` (training) each sequence draws a fresh mask from the global RNG.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__(p, step_mode="m")
+        self.seed: int | None = None
+
+    def create_mask(self, x: torch.Tensor) -> torch.Tensor:
+        if self.seed is None:
+            return super().create_mask(x)
+        generator = torch.Generator().manual_seed(self.seed)
+        keep = torch.rand(x.shape, generator=generator) >= self.p
+        return keep.to(x.dtype).div_(1.0 - self.p).to(x.device)
+
+
+def free_dropout(model: nn.Module) -> nn.Module:
+    """Let every `SequenceDropout` draw a fresh mask per sequence from the global RNG (training)."""
+    for module in model.modules():
+        if isinstance(module, SequenceDropout):
+            module.seed = None
+    return model
 
 
 class Classifier(nn.Module):
-    """Linear (no bias) -> LIF -> Linear to ``population`` outputs per class."""
+    """[Dropout ->] Linear (no bias) -> LIF -> Linear to ``population`` outputs per class."""
 
     def __init__(self, in_features: int, macro: Macro) -> None:
         super().__init__()
+        self.dropout = SequenceDropout(macro.dropout) if macro.dropout > 0 else nn.Identity()
         self.hidden = nn.Linear(in_features, macro.hidden, bias=False)
         self.lif = make_lif()
         self.out = nn.Linear(macro.hidden, macro.num_classes * macro.population)
 
+    def hidden_current(self, x: torch.Tensor) -> torch.Tensor:
+        """The hidden LIF's input for features [T, N, F]."""
+        return self.hidden(self.dropout(x))
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.out(self.lif(self.hidden(x)))
+        return self.out(self.lif(self.hidden_current(x)))
 
 
 class SpikingNetwork(nn.Module):
@@ -117,6 +154,7 @@ class SpikingNetwork(nn.Module):
         self.cell_b = CellModule(arch.cell_b, 2 * macro.width, ops)
         self.head = Head(2 * macro.width)
         self.classifier = Classifier(2 * macro.width * self.sizes.classifier**2, macro)
+        set_batchnorm_mode(self, macro.batchnorm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         macro = self.arch.macro
@@ -139,14 +177,18 @@ class SpikingNetwork(nn.Module):
         for label, cell_module in (("cell_a", self.cell_a), ("cell_b", self.cell_b)):
             for i, j, op in cell_module.cell.items():
                 yield edge_init_key(label, i, j, op), cell_module.edges[edge_key(i, j)]
+            for j, i, op in cell_module.cell.back_items():
+                key = back_edge_init_key(label, j, i, op)
+                yield key, cell_module.back_edges[back_edge_key(j, i)]
         yield "downsample", self.downsample
         yield "head", self.head
         yield "classifier", self.classifier
 
     def reset_parameters(self, seed: int) -> None:
         """Initialise every layer from a generator seeded by (seed, place, edge, op)."""
+        scheme = self.arch.macro.weight_init
         for key, part in self.init_parts():
-            seeded_part(part, seed, key)
+            seeded_part(part, seed, key, scheme)
 
 
 def edge_init_key(label: str, source: int, target: int, op: str) -> str:
@@ -154,52 +196,75 @@ def edge_init_key(label: str, source: int, target: int, op: str) -> str:
     return f"{label}/{source}-{target}/{op}"
 
 
-def seeded_part(part: nn.Module, seed: int, key: str) -> nn.Module:
+def back_edge_init_key(label: str, source: int, target: int, op: str) -> str:
+    """The `SpikingNetwork.init_parts` key of a backward edge, e.g. ``cell_a/back/3-0/conv3x3``."""
+    return f"{label}/back/{source}-{target}/{op}"
+
+
+def seeded_part(part: nn.Module, seed: int, key: str, scheme: str = "pytorch") -> nn.Module:
     """Initialise ``part`` exactly as `SpikingNetwork.reset_parameters` initialises the part at ``key``.
 
     With this, a part built on its own (``make_part``) has the weights it has inside any network
     built with the same seed, which is what lets the search reuse shared parts' activations.
     """
     for name, module in part.named_modules():
-        seeded_reset(module, f"{seed}/{key}/{name}")
+        seeded_reset(module, f"{seed}/{key}/{name}", scheme)
     return part
 
 
-def make_part(factory: Callable[[], nn.Module], seed: int, key: str) -> nn.Module:
-    """``factory()`` with the seeded weights of the part at ``key``, skipping PyTorch's default init."""
+def make_part(factory: Callable[[], nn.Module], seed: int, key: str, macro: Macro) -> nn.Module:
+    """``factory()`` with the seeded weights of the part at ``key`` and ``macro``'s BatchNorm mode and
+    weight initialisation, skipping PyTorch's default init."""
     with torch.device("meta"):
         part = factory()
     part.to_empty(device="cpu")
-    return seeded_part(part, seed, key)
+    set_batchnorm_mode(part, macro.batchnorm)
+    return seeded_part(part, seed, key, macro.weight_init)
+
+
+def _seed_of(key: str) -> int:
+    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
 def _generator(key: str) -> torch.Generator:
-    digest = hashlib.blake2b(key.encode(), digest_size=8).digest()
-    return torch.Generator().manual_seed(int.from_bytes(digest, "little") & (2**63 - 1))
+    return torch.Generator().manual_seed(_seed_of(key))
 
 
 #: Seeded initial weights by (key, shape), so that the layers every candidate shares (stem,
 #: downsample, classifier) and repeated edges are drawn once per process; bounded in elements.
 INIT_CACHE_ELEMENTS = 2**25
-_init_cache: OrderedDict[tuple[str, tuple[int, ...], bool], tuple[torch.Tensor, ...]] = (
+_init_cache: OrderedDict[tuple[str, tuple[int, ...], bool, str], tuple[torch.Tensor, ...]] = (
     OrderedDict()
 )
 
 
-def _draw(key: str, weight_shape: tuple[int, ...], has_bias: bool) -> tuple[torch.Tensor, ...]:
-    """PyTorch's default conv/linear initialisation, drawn from generators seeded by ``key``."""
-    cache_key = (key, weight_shape, has_bias)
+def _draw(
+    key: str, weight_shape: tuple[int, ...], has_bias: bool, scheme: str = "pytorch"
+) -> tuple[torch.Tensor, ...]:
+    """A conv/linear layer's initial weight (and bias) under ``scheme``, drawn from generators
+    seeded by ``key``: PyTorch's defaults, or SNASNet's (convs kaiming-uniform with a = 2, linear
+    weights N(0, 0.01), biases 0)."""
+    cache_key = (key, weight_shape, has_bias, scheme)
     if cache_key in _init_cache:
         _init_cache.move_to_end(cache_key)
         return _init_cache[cache_key]
     weight = torch.empty(weight_shape)
-    nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=_generator(key))
+    generator = _generator(key)
+    if scheme == "snasnet":
+        if weight.dim() > 2:
+            nn.init.kaiming_uniform_(weight, a=2, generator=generator)
+        else:
+            nn.init.normal_(weight, 0.0, 0.01, generator=generator)
+    else:
+        nn.init.kaiming_uniform_(weight, a=math.sqrt(5), generator=generator)
     drawn: tuple[torch.Tensor, ...] = (weight,)
     if has_bias:
-        fan_in = weight[0].numel()
-        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-        bias = torch.empty(weight_shape[0])
-        nn.init.uniform_(bias, -bound, bound, generator=_generator(key + "/bias"))
+        bias = torch.zeros(weight_shape[0])
+        if scheme != "snasnet":
+            fan_in = weight[0].numel()
+            bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+            nn.init.uniform_(bias, -bound, bound, generator=_generator(key + "/bias"))
         drawn += (bias,)
     if weight.numel() <= INIT_CACHE_ELEMENTS:
         _init_cache[cache_key] = drawn
@@ -209,24 +274,45 @@ def _draw(key: str, weight_shape: tuple[int, ...], has_bias: bool) -> tuple[torc
 
 
 @torch.no_grad()
-def seeded_reset(module: nn.Module, key: str) -> None:
-    """PyTorch's default initialisation of one layer, drawn from a generator seeded by ``key``."""
+def seeded_reset(module: nn.Module, key: str, scheme: str = "pytorch") -> None:
+    """The initialisation of one layer under ``scheme``, drawn from a generator seeded by ``key``;
+    a `SequenceDropout` gets its mask seed from ``key``."""
     if isinstance(module, nn.Conv2d | nn.Linear):
-        drawn = _draw(key, tuple(module.weight.shape), module.bias is not None)
+        drawn = _draw(key, tuple(module.weight.shape), module.bias is not None, scheme)
         for parameter, values in zip((module.weight, module.bias), drawn, strict=False):
             parameter.copy_(values)
     elif isinstance(module, nn.modules.batchnorm._BatchNorm):
         module.reset_parameters()
+    elif isinstance(module, SequenceDropout):
+        module.seed = _seed_of(key)
     elif any(True for _ in module.parameters(recurse=False)):
         raise TypeError(f"no seeded initialisation for {type(module).__name__} ({key})")
+
+
+@torch.no_grad()
+def snasnet_init(model: nn.Module) -> nn.Module:
+    """SNASNet's initialisation from the global RNG: convs kaiming-uniform (a = 2), BatchNorm scale 1
+    and shift 0, linear weights N(0, 0.01), biases 0."""
+    for module in model.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_uniform_(module.weight, a=2)
+        elif isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, 0.0, 0.01)
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            module.reset_parameters()
+        if isinstance(module, nn.Conv2d | nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+    return model
 
 
 def build_network(
     arch: Architecture, ops: Mapping[str, OpSpec], seed: int | None = None
 ) -> SpikingNetwork:
-    """A network with PyTorch's default init (``seed=None``) or the seeded, shared one."""
+    """A network initialised by the macro's scheme from the global RNG (``seed=None``) or with the
+    seeded, shared initialisation."""
     if seed is None:
-        return SpikingNetwork(arch, ops)
+        net = SpikingNetwork(arch, ops)
+        return snasnet_init(net) if arch.macro.weight_init == "snasnet" else net
     with torch.device("meta"):  # skip the default init that the seeded one would overwrite
         net = SpikingNetwork(arch, ops)
     net.to_empty(device="cpu")
@@ -237,13 +323,19 @@ def build_network(
 def cell_layer_shapes(
     cell: Cell, ops: Mapping[str, OpSpec], width: int, size: int, role: str
 ) -> list[LayerShape]:
-    """The conv edges of a cell in the order the forward pass runs them (by target node)."""
-    return [
-        LayerShape(
-            "conv", width, width, kernel, size, size, 1, role, f"{role}.edges.{edge_key(i, j)}.conv"
-        )
+    """The conv edges of a cell in the order a timestep runs them: the forward edges by target
+    node, then the backward edges."""
+    forward = [
+        (f"{role}.edges.{edge_key(i, j)}.conv", op)
         for j in range(1, cell.nodes)
         for i, op in cell.inputs_of(j)
+    ]
+    backward = [
+        (f"{role}.back_edges.{back_edge_key(j, i)}.conv", op) for j, i, op in cell.back_items()
+    ]
+    return [
+        LayerShape("conv", width, width, kernel, size, size, 1, role, name)
+        for name, op in forward + backward
         if (kernel := ops[op].kernel) is not None
     ]
 

@@ -16,9 +16,45 @@ from neuronas.snn.neuron import make_lif
 
 
 def per_step(fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
-    """Apply a single-step layer to every timestep at once by folding T into the batch."""
+    """Apply a single-step layer to every timestep at once by folding T into the batch.
+
+    Exact for layers that treat samples independently (convolutions, pooling; checked bit for bit
+    against a loop over timesteps); BatchNorm in train mode is not one of them (`TimeBatchNorm2d`).
+    """
     steps, batch = x.shape[:2]
     return fn(x.flatten(0, 1)).unflatten(0, (steps, batch))
+
+
+class TimeBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d that also takes multi-step input [T, N, C, H, W].
+
+    In train mode, ``per_step`` (the default) normalises each timestep with its own batch statistics
+    and updates the running statistics once per timestep, exactly as SNASNet's network does by
+    calling BatchNorm2d once per timestep (it is that call, T times). ``per_step = False`` pools the
+    statistics over all T x N samples. In eval mode both use the running statistics, so T is folded
+    into the batch. A plain subclass, so state dicts, quantizers and exporters see a BatchNorm2d.
+    """
+
+    per_step: bool = True
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        normalise = super().forward
+        if x.dim() != 5:
+            return normalise(x)
+        if self.per_step and (self.training or not self.track_running_stats):
+            return torch.stack([normalise(step) for step in x])
+        return per_step(normalise, x)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, per_step={self.per_step}"
+
+
+def set_batchnorm_mode(module: nn.Module, mode: str) -> nn.Module:
+    """Make every `TimeBatchNorm2d` in ``module`` use ``mode`` ('per-step' or 'pooled')."""
+    for child in module.modules():
+        if isinstance(child, TimeBatchNorm2d):
+            child.per_step = mode == "per-step"
+    return module
 
 
 class Zero(nn.Module):
@@ -42,10 +78,10 @@ class SpikingConv(nn.Module):
         super().__init__()
         self.lif = make_lif()
         self.conv = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, bias=False)
-        self.bn = nn.BatchNorm2d(channels)
+        self.bn = TimeBatchNorm2d(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return per_step(lambda spikes: self.bn(self.conv(spikes)), self.lif(x))
+        return self.bn(per_step(self.conv, self.lif(x)))
 
 
 class AvgPool3x3(nn.Module):
