@@ -104,10 +104,12 @@ def log_abs_det(kernel: torch.Tensor) -> float:
 
 
 class KernelAccumulator:
-    """Sums the contributions of one batch as the LIF layers produce spikes."""
+    """Sums the contributions of one batch as the LIF layers produce spikes; ``per_layer`` divides
+    each by its layer's neuron count first (the ``hamming-logdet-per-layer`` variant)."""
 
-    def __init__(self, samples: int) -> None:
+    def __init__(self, samples: int, per_layer: bool = False) -> None:
         self.samples = samples
+        self.per_layer = per_layer
         self.kernel: torch.Tensor | None = None
         self.contributions = 0
         self.timesteps_per_layer: dict[str, int] = {}
@@ -115,6 +117,8 @@ class KernelAccumulator:
     def add(self, layer: str, spikes: torch.Tensor) -> None:
         codes = (spikes > 0).reshape(self.samples, -1)
         contribution = hamming_kernel(codes)
+        if self.per_layer:
+            contribution = contribution / codes.shape[1]
         self.kernel = contribution if self.kernel is None else self.kernel + contribution
         self.contributions += 1
         self.timesteps_per_layer[layer] = self.timesteps_per_layer.get(layer, 0) + 1
@@ -188,6 +192,9 @@ class HammingLogDet:
     higher_is_better: bool = True
     batch_size: int = 256
     repeats: int = 2
+    #: divide each layer-timestep contribution by the layer's neuron count before averaging, so
+    #: that every LIF layer weighs the same whatever its size (not SNASNet's score)
+    per_layer: bool = False
 
     def score(
         self,
@@ -227,7 +234,7 @@ class HammingLogDet:
                 for index, batch in enumerate(batches):
                     if index and not carry_state:
                         functional.reset_net(model)
-                    state["batch"] = KernelAccumulator(samples)
+                    state["batch"] = KernelAccumulator(samples, self.per_layer)
                     model(batch.to(device))
                     per_batch.append(log_abs_det(state["batch"].mean_kernel()))
         finally:
@@ -245,6 +252,7 @@ class HammingLogDet:
             "timesteps": timesteps[0] if len(timesteps) == 1 else timesteps,
             "contributions": last.contributions,
             "epsilon": EPSILON,
+            "per_layer": self.per_layer,
         }
         return FitnessScore(
             value=float(np.mean(per_batch)), per_batch=tuple(per_batch), settings=settings
