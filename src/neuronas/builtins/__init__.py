@@ -13,5 +13,6 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "neuronas.builtins.executors",
     "neuronas.builtins.search",
     "neuronas.builtins.training",
+    "neuronas.builtins.study",
     "neuronas.builtins.report",
 )

@@ -23,13 +23,13 @@ from neuronas.search.config import BUDGET_NAMES, SearchConfig
 from neuronas.search.journal import Journal
 
 
-def _score_to_json(score: float | None) -> float | str | None:
+def score_to_json(score: float | None) -> float | str | None:
     if score is None or math.isfinite(score):
         return score
     return "inf" if score > 0 else "-inf"
 
 
-def _score_from_json(value: float | str | None) -> float | None:
+def score_from_json(value: float | str | None) -> float | None:
     return float(value) if value is not None else None
 
 
@@ -72,7 +72,7 @@ class Evaluation:
             "violations": dict(self.violations),
             "checks": list(self.checks),
             "feasible": self.feasible,
-            "score": _score_to_json(self.score),
+            "score": score_to_json(self.score),
             "seconds": self.seconds,
         }
 
@@ -84,7 +84,7 @@ class Evaluation:
             costs=dict(record["costs"]),
             violations=dict(record["violations"]),
             checks=tuple(record["checks"]),
-            score=_score_from_json(record["score"]),
+            score=score_from_json(record["score"]),
             seconds=float(record["seconds"]),
         )
 

@@ -117,11 +117,11 @@ def _prepare_run_dir(config: SearchConfig, run_dir: Path, resume: bool) -> Searc
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     payload = {"config": config.to_dict(), "versions": package_versions()}
-    _write_atomic(config_path, json.dumps(payload, indent=2))
+    write_atomic(config_path, json.dumps(payload, indent=2))
     return config
 
 
-def _write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(text)
     os.replace(temporary, path)
@@ -256,9 +256,9 @@ def run_search(
         run_dir=Path(run_dir) if run_dir is not None else None,
     )
     if run_dir is not None:
-        _write_atomic(Path(run_dir) / "result.json", json.dumps(result.to_dict(), indent=2))
+        write_atomic(Path(run_dir) / "result.json", json.dumps(result.to_dict(), indent=2))
         if result.best is not None:
-            _write_atomic(Path(run_dir) / "best_arch.txt", result.best.arch + "\n")
+            write_atomic(Path(run_dir) / "best_arch.txt", result.best.arch + "\n")
     fire("neuronas_search_finished", result=result)
     if config.constraints and not result.feasible:
         error = NoFeasibleArchitecture(_nothing_feasible_message(result))

@@ -1,0 +1,332 @@
+"""Running a proxy study: score every architecture, train it with several seeds, journal as it goes.
+
+The study folder holds ``config.json`` (the study's options and its architectures, written first),
+``study.jsonl`` (one record per finished score, pick or training, fsynced as each arrives),
+``trainings/`` (one ``neuronas train`` folder per architecture and seed, checkpointed every epoch),
+``picks/`` (one ``neuronas run`` folder per score column when picks are on) and, at the end,
+``study.json``, ``study.csv`` and ``study.png``. Resuming skips every journaled record and continues
+an interrupted training from its last checkpoint, so a kill loses at most the epochs in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from neuronas.arch import Architecture, Macro
+from neuronas.errors import UsageError
+from neuronas.plugin import get_component
+from neuronas.search.evaluator import CandidateScorer, derive_seed, score_to_json
+from neuronas.search.journal import Journal
+from neuronas.search.run import STEM_STRIDE_FROM, write_atomic
+from neuronas.study.config import StudyConfig, column_name
+
+CONFIG_NAME = "config.json"
+JOURNAL_NAME = "study.jsonl"
+
+
+class StudyObserver:
+    """Callbacks of a study (the CLI's progress display); every method is optional."""
+
+    def stage_started(self, stage: str, total: int, done: int) -> None:
+        """A stage ('scores', 'picks', 'trainings') begins with ``done`` of ``total`` already done."""
+
+    def task_done(self, stage: str, record: Mapping[str, Any]) -> None:
+        """One record of ``stage`` was journaled."""
+
+
+def with_batchnorm(arch: str, mode: str) -> str:
+    """``arch`` with its BatchNorm statistics set to ``mode``."""
+    parsed = Architecture.parse(arch)
+    return attrs.evolve(parsed, macro=attrs.evolve(parsed.macro, batchnorm=mode)).to_string()
+
+
+@attrs.frozen
+class StudyScorer:
+    """Scores (arch, metric, bits, batchnorm) tasks as a search would (QaFE); picklable."""
+
+    space: str
+    seed: int
+    batches: tuple[Any, ...]
+
+    def __call__(self, task: tuple[str, str, int, str]) -> dict[str, Any]:
+        arch, metric, bits, mode = task
+        scorer = CandidateScorer(
+            space=self.space,
+            fitness=metric,
+            quantizer="fixed-point",
+            weight_bits=bits,
+            rounding="nearest",
+            seed=self.seed,
+            init="shared",
+            carry_state=True,
+            batches=self.batches,
+        )
+        value, seconds = scorer(with_batchnorm(arch, mode))
+        return {
+            "kind": "score",
+            "arch": arch,
+            "metric": metric,
+            "bits": bits,
+            "batchnorm": mode,
+            "value": score_to_json(value),
+            "seconds": seconds,
+        }
+
+
+def training_folder(root: Path, arch: str, seed: int) -> Path:
+    digest = hashlib.sha1(arch.encode()).hexdigest()[:12]
+    return root / "trainings" / f"{digest}-seed{seed}"
+
+
+@attrs.frozen
+class StudyTrainer:
+    """Trains (arch, seed) tasks with the ``neuronas train`` recipe; picklable for executors."""
+
+    root: str
+    dataset: str
+    data_dir: str | None
+    space: str
+    epochs: int
+    batch_size: int
+    lr: float
+
+    def __call__(self, task: tuple[str, int]) -> dict[str, Any]:
+        from neuronas.training import CHECKPOINT_NAME, TrainConfig, train
+
+        arch, seed = task
+        folder = training_folder(Path(self.root), arch, seed)
+        config = TrainConfig(
+            arch=arch,
+            dataset=self.dataset,
+            data_dir=self.data_dir,
+            space=self.space,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            seed=seed,
+        )
+        started = time.perf_counter()
+        result = train(config, folder, resume=(folder / CHECKPOINT_NAME).is_file())
+        metrics = result.metrics
+        quantized = {
+            str(row["bits"]): row["test_accuracy"] for row in metrics["final"]["quantized"]
+        }
+        return {
+            "kind": "training",
+            "arch": arch,
+            "seed": seed,
+            "test_accuracy": metrics["final"]["test_accuracy"],
+            "quantized_test_accuracy": quantized,
+            "epochs": [record["test_accuracy"] for record in metrics["epochs"]],
+            "seconds": time.perf_counter() - started,
+        }
+
+
+def study_macro(config: StudyConfig, dataset: Any, space: Any) -> Macro:
+    channels, size, _ = tuple(dataset.input_shape)
+    return Macro(
+        width=config.width,
+        timesteps=config.timesteps,
+        in_channels=channels,
+        input_size=size,
+        num_classes=dataset.num_classes,
+        hidden=config.hidden,
+        population=config.population,
+        stem_stride=2 if size >= STEM_STRIDE_FROM else 1,
+        dropout=config.dropout if config.dropout is not None else getattr(space, "dropout", 0.0),
+        weight_init=config.weight_init or getattr(space, "weight_init", "pytorch"),
+    )
+
+
+def draw_architectures(config: StudyConfig, macro: Macro) -> list[str]:
+    """``config.archs`` distinct architectures: drawn from the space, or from a run's journal."""
+    rng = np.random.default_rng(derive_seed(config.seed, "study-architectures"))
+    if config.source_run is not None:
+        journal = Path(config.source_run) / "journal.jsonl"
+        if not journal.is_file():
+            raise UsageError(f"{config.source_run} has no journal.jsonl to take architectures from")
+        scored = sorted({r["arch"] for r in Journal.read(journal) if r.get("score") is not None})
+        if len(scored) < config.archs:
+            raise UsageError(
+                f"{config.source_run} scored {len(scored)} architectures; the study needs "
+                f"{config.archs} (ask for fewer with --archs)"
+            )
+        return [scored[i] for i in sorted(rng.choice(len(scored), config.archs, replace=False))]
+    space = get_component("space", config.space)
+    chosen: list[str] = []
+    attempts = 0
+    while len(chosen) < config.archs:
+        attempts += 1
+        if attempts > 100 * config.archs:
+            raise UsageError(f"space {config.space!r} has fewer than {config.archs} architectures")
+        arch = space.check(Architecture(space.sample(rng), space.sample(rng), macro)).to_string()
+        if arch not in chosen:
+            chosen.append(arch)
+    return chosen
+
+
+def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyConfig, list[str]]:
+    path = out_dir / CONFIG_NAME
+    if resume:
+        if not path.is_file():
+            raise UsageError(f"cannot resume {out_dir}: it has no {CONFIG_NAME} of a study")
+        saved = json.loads(path.read_text())
+        return StudyConfig.from_dict(saved["config"]), list(saved["architectures"])
+    if (out_dir / JOURNAL_NAME).exists():
+        raise UsageError(
+            f"{out_dir} already holds a study; continue it with --resume {out_dir} or choose "
+            "another --out"
+        )
+    space = get_component("space", config.space)
+    dataset = get_component("dataset", config.dataset)
+    get_component("executor", config.executor)
+    for metric in config.metrics:
+        get_component("fitness", metric)
+    archs = draw_architectures(config, study_macro(config, dataset, space))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps({"config": config.to_dict(), "architectures": archs}, indent=2))
+    return config, archs
+
+
+def _run_stage(
+    name: str,
+    fn: Any,
+    tasks: list[Any],
+    done: int,
+    config: StudyConfig,
+    journal: Journal,
+    observer: StudyObserver,
+) -> None:
+    observer.stage_started(name, done + len(tasks), done)
+    executor = get_component("executor", config.executor)
+    for record in executor.map(fn, tasks, config.workers):
+        journal.append(record)
+        observer.task_done(name, record)
+
+
+def run_study(
+    config: StudyConfig,
+    out_dir: str | Path,
+    resume: bool = False,
+    observer: StudyObserver | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) a study in ``out_dir``; returns what ``study.json`` holds."""
+    from neuronas.data import sample_batches
+    from neuronas.study.report import write_study
+
+    out_dir = Path(out_dir)
+    observer = observer or StudyObserver()
+    config, archs = _prepare(config, out_dir, resume)
+    dataset = get_component("dataset", config.dataset)
+    root = Path(config.data_dir) if config.data_dir else None
+    batches = sample_batches(
+        dataset.load(root, "train"),
+        config.fitness_batch,
+        config.fitness_batches,
+        derive_seed(config.seed, "batches"),
+    )
+    journal = Journal(out_dir / JOURNAL_NAME)
+    try:
+        records = list(journal.records)
+        done_scores = {
+            (r["arch"], r["metric"], r["bits"], r["batchnorm"])
+            for r in records
+            if r["kind"] == "score"
+        }
+        tasks = [
+            (arch, metric, bits, mode) for arch in archs for metric, bits, mode in config.columns()
+        ]
+        scorer = StudyScorer(config.space, config.seed, tuple(batches))
+        todo = [task for task in tasks if task not in done_scores]
+        _run_stage("scores", scorer, todo, len(tasks) - len(todo), config, journal, observer)
+        if config.picks:
+            _run_picks(config, out_dir, journal, observer)
+        picked = [r["arch"] for r in journal.records if r["kind"] == "pick"]
+        trained = {(r["arch"], r["seed"]) for r in journal.records if r["kind"] == "training"}
+        tasks = [
+            (arch, seed) for arch in _unique([*archs, *picked]) for seed in range(config.seeds)
+        ]
+        trainer = StudyTrainer(
+            str(out_dir),
+            config.dataset,
+            config.data_dir,
+            config.space,
+            config.epochs,
+            config.batch_size,
+            config.lr,
+        )
+        todo = [task for task in tasks if task not in trained]
+        _run_stage("trainings", trainer, todo, len(tasks) - len(todo), config, journal, observer)
+        records = list(journal.records)
+    finally:
+        journal.close()
+    return write_study(out_dir, config, archs, records)
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(items))
+
+
+def _run_picks(
+    config: StudyConfig, out_dir: Path, journal: Journal, observer: StudyObserver
+) -> None:
+    """A two-phase search under every score column; its pick is journaled and trained later."""
+    from neuronas.errors import NoFeasibleArchitecture
+    from neuronas.search.config import SearchConfig
+    from neuronas.search.run import run_search
+
+    columns = config.columns()
+    done = {
+        (r["metric"], r["bits"], r["batchnorm"]) for r in journal.records if r["kind"] == "pick"
+    }
+    observer.stage_started("picks", len(columns), len(done))
+    for metric, bits, mode in columns:
+        if (metric, bits, mode) in done:
+            continue
+        search = SearchConfig(
+            strategy="two-phase",
+            space=config.space,
+            fitness=metric,
+            weight_bits=bits,
+            dataset=config.dataset,
+            data_dir=config.data_dir,
+            width=config.width,
+            timesteps=config.timesteps,
+            hidden=config.hidden,
+            population=config.population,
+            batchnorm=mode,
+            dropout=config.dropout,
+            weight_init=config.weight_init,
+            fitness_batch=config.fitness_batch,
+            fitness_batches=config.fitness_batches,
+            executor=config.executor,
+            workers=config.workers,
+            seed=config.seed,
+        )
+        folder = out_dir / "picks" / column_name(metric, bits, mode, config).replace(" ", "_")
+        resume = (folder / CONFIG_NAME).is_file()
+        try:
+            result = run_search(search, folder, resume=resume)
+            best = result.best
+        except NoFeasibleArchitecture as error:
+            best = error.result.best
+        if best is None:
+            continue
+        record = {
+            "kind": "pick",
+            "metric": metric,
+            "bits": bits,
+            "batchnorm": mode,
+            "arch": with_batchnorm(best.arch, "per-step"),
+            "score": score_to_json(best.score),
+        }
+        journal.append(record)
+        observer.task_done("picks", record)
