@@ -81,7 +81,9 @@ def test_process_workers_unpickle_fn_once_and_split_the_cpus(pool):
     first = list(pool.map(Probe(), [("setup", None)] * 8, workers=2))
     again = list(pool.map(Probe(), [("setup", None)] * 4, workers=2))
     assert {unpickled for _, unpickled, _ in first + again} == {1}  # once per worker, not per task
-    assert {pid for pid, _, _ in again} <= {pid for pid, _, _ in first}  # same fn: pool reused
+    # same fn: the pool is reused, so both maps ran on the same two workers (a new pool would add
+    # two more; which worker took a task in the first map depends on the load)
+    assert len({pid for pid, _, _ in first + again}) <= 2
     assert {threads for _, _, threads in first} == {max(1, available_cpus() // 2)}
     assert os.getpid() not in {pid for pid, _, _ in first}
 
@@ -162,7 +164,7 @@ def test_workers_exit_when_their_parent_is_killed():
     )
     pids = [int(pid) for pid in child.stdout.split()]
     assert pids, child.stderr
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + 2  # docs/executors.md promises 2 s (Linux: at once)
     while any(map(running, pids)) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(map(running, pids))

@@ -196,8 +196,9 @@ def test_strict_mode_reraises(entry_points, monkeypatch):
     entry_points.append(FakeEntryPoint("broken", broken_import))
     monkeypatch.setenv("NEURONAS_STRICT_PLUGINS", "1")
     manager.reset()
-    with pytest.raises(ImportError, match="missing_dependency"):
+    with pytest.raises(PluginError, match="missing_dependency") as caught:
         manager.get_host()
+    assert isinstance(caught.value.__cause__, ImportError)
 
 
 def test_load_plugins_env_limits_entry_points(entry_points, monkeypatch):

@@ -10,6 +10,7 @@ from PIL import Image
 from neuronas import plugin
 from neuronas.cli import build_cli
 from neuronas.report import load_run, summary
+from neuronas.search.config import SearchConfig
 
 CELL = "|conv3x3~0|+|skip~0|conv3x3~1|+|skip~0|avgpool3x3~1|conv3x3~2|"
 MACRO = "timesteps=5;input=1x8x8;classes=10;hidden=32;population=10;stem_stride=1"
@@ -66,7 +67,8 @@ def make_run(tmp_path, records=RECORDS, finished=True, partial_line=False):
         "budgets": BUDGETS,
     }
     (run_dir / "config.json").write_text(json.dumps({"config": config, "versions": {}}))
-    lines = "".join(json.dumps(r) + "\n" for r in records)
+    fingerprint = SearchConfig.from_dict(config).fingerprint()  # what every record carries
+    lines = "".join(json.dumps({**r, "run": fingerprint}) + "\n" for r in records)
     if partial_line:
         lines += '{"arch": "a=|conv3x3'
     (run_dir / "journal.jsonl").write_text(lines)

@@ -85,7 +85,7 @@ def test_two_phase_writes_the_run_folder(tmp_path):
     assert [r["phase"] for r in records] == ["1"] * 8 + ["2"] * 7
     assert saved["candidates_scored"] == sum(r["score"] is not None for r in records) == 15
     assert set(records[0]) == {
-        "arch", "phase", "costs", "violations", "checks", "feasible", "score", "seconds"
+        "arch", "phase", "costs", "violations", "checks", "feasible", "score", "seconds", "run"
     }  # fmt: skip
     assert saved["config"]["space"] == "tiny-2op" and saved["config"]["seed"] == 0
     assert saved["hardware_params"]["timesteps"] == 2

@@ -7,7 +7,7 @@ from typing import Any
 
 from neuronas.arch import Architecture, LayerShape
 from neuronas.contracts import HardwareCost
-from neuronas.plugin import get_component
+from neuronas.plugin import get_component, guard
 
 
 def _architecture(arch: Architecture | str) -> Architecture:
@@ -16,15 +16,21 @@ def _architecture(arch: Architecture | str) -> Architecture:
 
 def build_model(arch: Architecture | str, space: str = "neuronas-3op", seed: int | None = None):
     """A freshly initialised network for ``arch`` (an ``Architecture`` or its string)."""
-    return get_component("space", space).build(_architecture(arch), seed=seed)
+    component = get_component("space", space)
+    return guard.call("space", component, "build", _architecture(arch), seed=seed)
 
 
 def layer_shapes(
     arch: Architecture | str, space: str = "neuronas-3op", include_classifier: bool = False
 ) -> list[LayerShape]:
     """The weight layers a hardware model maps for ``arch``."""
-    return get_component("space", space).layer_shapes(
-        _architecture(arch), include_classifier=include_classifier
+    component = get_component("space", space)
+    return guard.call(
+        "space",
+        component,
+        "layer_shapes",
+        _architecture(arch),
+        include_classifier=include_classifier,
     )
 
 
@@ -49,4 +55,5 @@ def estimate_cost(
     else:
         layers = list(arch)
     overrides.update(params or {})
-    return model.estimate(layers, model.make_config(overrides))
+    config = guard.call("hardware", model, "make_config", overrides)
+    return guard.call("hardware", model, "estimate", layers, config)

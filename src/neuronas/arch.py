@@ -214,6 +214,26 @@ def _parse_groups(
 def _positive_int(_instance: object, attribute: attrs.Attribute, value: int) -> None:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ArchitectureSyntaxError(f"{attribute.name} must be a positive integer, got {value!r}")
+    limit = MACRO_LIMITS[attribute.name]
+    if value > limit:
+        raise ArchitectureSyntaxError(
+            f"{attribute.name} must be at most {limit:,}, got {value:,}"
+            if value < 10**30
+            else f"{attribute.name} must be at most {limit:,}, got a {len(str(value))}-digit number"
+        )
+
+
+#: The largest value of each macro parameter (far beyond any network that fits a machine).
+MACRO_LIMITS = {
+    "width": 8192,
+    "timesteps": 1000,
+    "in_channels": 1024,
+    "input_size": 4096,
+    "num_classes": 100_000,
+    "hidden": 1_000_000,
+    "population": 1000,
+    "stem_stride": 16,
+}
 
 
 BATCHNORM_MODES = ("per-step", "pooled")

@@ -7,7 +7,10 @@ usage errors, 3 when no candidate is feasible); other exceptions are bugs and ke
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sys
+import traceback
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -17,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 import neuronas
-from neuronas.errors import NeuronasError, UsageError
+from neuronas.errors import NeuronasError, Terminated, UnknownComponentError, UsageError
 from neuronas.plugin import manager
+from neuronas.plugin.guard import ComponentError
 from neuronas.plugin.registry import KINDS, canonical_kind
 
 console = Console()
@@ -56,6 +60,22 @@ def print_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
+def debugging(flag: bool = False) -> bool:
+    """``--debug`` or ``NEURONAS_DEBUG=1``: show the traceback behind a one-line error."""
+    return flag or os.environ.get("NEURONAS_DEBUG", "") not in ("", "0")
+
+
+def report_error(error: NeuronasError, debug: bool = False) -> None:
+    """One red line on stderr; with debugging on, the traceback of what caused it first."""
+    cause = error.__cause__ or error.__context__
+    if debugging(debug) and cause is not None:
+        traceback.print_exception(cause)
+    hint = ""
+    if isinstance(error, ComponentError) and not debugging(debug):
+        hint = " (--debug or NEURONAS_DEBUG=1 shows the traceback)"
+    err_console.print(f"[red]error:[/] {error}{hint}", highlight=False, soft_wrap=True)
+
+
 class NeuronasGroup(click.Group):
     """Turns user errors raised by any command into one red line and the error's exit code."""
 
@@ -63,7 +83,7 @@ class NeuronasGroup(click.Group):
         try:
             return super().invoke(ctx)
         except NeuronasError as error:
-            err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+            report_error(error, bool(ctx.params.get("debug")))
             ctx.exit(error.exit_code)
 
 
@@ -76,7 +96,10 @@ class NeuronasGroup(click.Group):
     metavar="NAME",
     help="Do not load the named plugin (built-in or external). Repeatable.",
 )
-def cli(disabled: tuple[str, ...]) -> None:
+@click.option(
+    "--debug", is_flag=True, help="Show the traceback behind an error (also NEURONAS_DEBUG=1)."
+)
+def cli(disabled: tuple[str, ...], debug: bool) -> None:
     """Hardware-aware, training-free spiking neural architecture search for CIM accelerators."""
 
 
@@ -154,13 +177,23 @@ def build_cli() -> click.Group:
     return group
 
 
+def _terminate(_signum: int, _frame: Any) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     warnings.showwarning = _show_warning
+    signal.signal(signal.SIGTERM, _terminate)  # like Ctrl-C: journals flushed, a resume hint
+    disabled = _disabled_from_argv(args)
     try:
-        manager.reset(blocked=_disabled_from_argv(args))
+        manager.reset(blocked=disabled)
+        host = manager.get_host()
+        unknown = [name for name in host.unknown_blocked() if name in disabled]
+        if unknown:
+            raise UnknownComponentError("plugin to disable", unknown[0], host.known_names())
         group = build_cli()
-    except NeuronasError as error:  # a plugin error in strict mode, before any command runs
-        err_console.print(f"[red]error:[/] {error}", highlight=False, soft_wrap=True)
+    except NeuronasError as error:  # before any command runs: a plugin error in strict mode
+        report_error(error, "--debug" in args)
         sys.exit(error.exit_code)
     group.main(args=args, prog_name="neuronas", standalone_mode=True)

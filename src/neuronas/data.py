@@ -264,6 +264,8 @@ def _read_pickle(path: Path, source: Source) -> dict[bytes, Any]:
     try:
         with path.open("rb") as handle:
             content = _ArrayUnpickler(handle, encoding="bytes").load()
+    except OSError as error:
+        raise source.corrupt(path, f"cannot read it ({error.strerror})") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
         raise source.corrupt(path, f"not a readable pickle ({error})") from None
     if not isinstance(content, dict):
@@ -361,6 +363,7 @@ def _tinyimagenet_listing(
         return paths, labels
     index = {wnid: label for label, wnid in enumerate(wnids)}
     annotations = folder / "val" / "val_annotations.txt"
+    images_dir = (folder / "val" / "images").resolve()
     for number, line in enumerate(_read_lines(annotations, TINYIMAGENET), start=1):
         if not line.strip():
             continue
@@ -370,7 +373,12 @@ def _tinyimagenet_listing(
                 annotations,
                 f"line {number} is not 'FILE<TAB>WNID...' with a WNID from wnids.txt",
             )
-        paths.append(folder / "val" / "images" / fields[0])
+        image = (images_dir / fields[0]).resolve()
+        if not image.is_relative_to(images_dir):
+            raise TINYIMAGENET.corrupt(
+                annotations, f"line {number} names {fields[0]!r}, outside the val/images folder"
+            )
+        paths.append(image)
         labels.append(index[fields[1]])
     if not paths:
         raise TINYIMAGENET.corrupt(annotations, "no annotated images")

@@ -49,7 +49,9 @@ class ArchitectureSyntaxError(UsageError):
 
 
 class DatasetError(NeuronasError):
-    """A dataset that is missing or malformed on disk."""
+    """A dataset that is missing or malformed on disk (bad input: exit code 2)."""
+
+    exit_code = 2
 
 
 class HardwareModelError(NeuronasError):
@@ -60,3 +62,14 @@ class NoFeasibleArchitecture(NeuronasError):
     """A search in which no candidate met every budget."""
 
     exit_code = 3
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (journals flushed, a resume hint), exit code 128 + 15."""
+
+    exit_code = 143
+
+
+def interrupted_exit_code(interrupt: KeyboardInterrupt) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM."""
+    return getattr(interrupt, "exit_code", 130)

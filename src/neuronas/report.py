@@ -10,7 +10,6 @@ line, or an arrow at the edge when it lies far outside the candidates' costs.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -20,8 +19,11 @@ from typing import Any
 import attrs
 
 from neuronas.errors import UsageError
+from neuronas.folders import read_json
 from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS
 from neuronas.search.evaluator import Evaluation
+from neuronas.search.journal import Journal
+from neuronas.search.run import read_result, read_run_config
 
 #: ``--x`` choices: the cost on the horizontal axis, and the budget that limits it.
 AXES: dict[str, tuple[str, str]] = {
@@ -98,64 +100,52 @@ class RunReport:
         return counts
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise UsageError(f"{path} is not readable JSON: {error}") from None
-
-
-def _read_journal(path: Path) -> list[Evaluation]:
-    """Every complete record; a partial last line (a search writing right now) is left out."""
+def _read_journal(path: Path, fingerprint: str) -> list[Evaluation]:
+    """Every complete record, checked as resume checks them; a partial last line (a search writing
+    right now) is left out."""
     if not path.is_file():
         return []
-    data = path.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1].decode("utf-8")
     candidates = []
-    for number, line in enumerate(complete.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            candidates.append(Evaluation.from_record(json.loads(line)))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
-            raise UsageError(f"{path}: line {number} is not a journal record ({error})") from None
+    for number, record in Journal.read_numbered(path):
+        where = f"{path}, line {number}"
+        candidates.append(Evaluation.from_record(record, where))
+        if record.get("run") != fingerprint:
+            raise UsageError(f"{where} was written by another run than config.json describes")
     return candidates
 
 
-def _higher_is_better(fitness: str | None) -> bool:
-    """The metric's direction from its plugin; higher when the plugin is not loaded."""
+def _higher_is_better(saved: Mapping[str, Any], fitness: str) -> bool:
+    """The metric's direction as the run saved it; from its plugin for runs that did not save it
+    (higher when the plugin is not loaded)."""
     from neuronas.errors import NeuronasError
     from neuronas.plugin import get_component
 
+    if isinstance(saved.get("higher_is_better"), bool):
+        return saved["higher_is_better"]
     try:
-        return bool(get_component("fitness", fitness or "hamming-logdet").higher_is_better)
+        return bool(get_component("fitness", fitness).higher_is_better)
     except NeuronasError:
         return True
 
 
 def load_run(run_dir: str | Path) -> RunReport:
-    """Read a run folder; a UsageError that says what is missing when it is not one."""
+    """Read a run folder, every file checked; a UsageError that says what is wrong when it is not
+    one."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir} is not a folder; give the run folder of `neuronas run --out`")
-    config_path, journal_path = run_dir / "config.json", run_dir / "journal.jsonl"
-    if not config_path.is_file():
-        raise UsageError(
-            f"{run_dir} is not a neuronas run folder: it has no config.json "
-            "(a run folder is what `neuronas run --out DIR` writes)"
-        )
-    config = _read_json(config_path).get("config") or {}
-    result_path = run_dir / "result.json"
-    result = _read_json(result_path) if result_path.is_file() else None
-    candidates = tuple(_read_journal(journal_path))
+    config = read_run_config(run_dir)
+    saved = read_json(run_dir / "config.json", "a run's config.json")
+    result = read_result(run_dir)
+    candidates = tuple(_read_journal(run_dir / "journal.jsonl", config.fingerprint()))
     if not candidates:
         raise UsageError(f"nothing to report: {run_dir} holds no evaluated candidate yet")
     return RunReport(
         run_dir=run_dir,
-        config=config,
+        config=config.to_dict(),
         candidates=candidates,
         result=result,
-        higher_is_better=_higher_is_better(config.get("fitness")),
+        higher_is_better=_higher_is_better(saved, config.fitness),
     )
 
 

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
+import pickle
 import random
 import time
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,8 @@ from neuronas import data
 from neuronas.arch import Architecture
 from neuronas.contracts import Dataset, DataSplit
 from neuronas.errors import ArchitectureSyntaxError, UsageError
-from neuronas.plugin import get_component
+from neuronas.folders import dumps, locked, resumable, write_atomic, writing
+from neuronas.plugin import get_component, guard
 from neuronas.quantization import check_bits, post_training_quantize, prepare_qat
 from neuronas.snn import free_dropout
 
@@ -191,7 +193,7 @@ def build_model(config: TrainConfig, dataset: Dataset | None = None) -> nn.Modul
     if dataset is not None:
         check_matches_dataset(arch, dataset)
     space = get_component("space", config.space)
-    model = free_dropout(space.build(arch, seed=config.seed))
+    model = free_dropout(guard.call("space", space, "build", arch, seed=config.seed))
     amplify_classifier_init(model, config.classifier_init_gain)
     if config.weight_bits is not None:
         prepare_qat(model, config.weight_bits)
@@ -215,7 +217,8 @@ def network_at(
     Built fresh rather than copied: a deep copy of a parametrized module shares its generated class,
     and removing the parametrization from the copy would break the original.
     """
-    model = get_component("space", config.space).build(config.architecture, seed=config.seed)
+    space = get_component("space", config.space)
+    model = guard.call("space", space, "build", config.architecture, seed=config.seed)
     load_weights(model, float_state(state), source or "the trained network")
     if bits is not None:
         post_training_quantize(model, bits, inplace=True)
@@ -358,8 +361,9 @@ def restore_rng_state(state: Mapping[str, Any], data_generator: torch.Generator)
 def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
     """Write atomically: a crash leaves either the previous checkpoint or the new one."""
     temporary = path.with_name(path.name + ".tmp")
-    torch.save(dict(payload), temporary)
-    os.replace(temporary, path)
+    with writing(path):
+        torch.save(dict(payload), temporary)
+        os.replace(temporary, path)
 
 
 _REQUIRED_KEYS = ("arch", "config", "epoch", "model", "optimizer", "scheduler", "metrics", "rng")
@@ -377,8 +381,15 @@ def load_checkpoint(path: str | Path, expected_arch: str | Architecture | None =
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's notes on pickle protocols of foreign files
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a damaged or foreign file
+        if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
+            raise CheckpointError(
+                f"{path} is not a readable neuronas checkpoint: a safe load refused it (it is "
+                "corrupt, or holds objects other than tensors and plain data)"
+            ) from None
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise CheckpointError(
             f"{path} is not a readable neuronas checkpoint (it may be truncated or corrupt): "
@@ -394,6 +405,9 @@ def load_checkpoint(path: str | Path, expected_arch: str | Architecture | None =
     missing = [key for key in _REQUIRED_KEYS if key not in payload]
     if missing:
         raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is incomplete")
+    problem = _checkpoint_problem(payload)
+    if problem is not None:
+        raise CheckpointError(f"{path} is damaged: {problem}")
     try:
         stored = Architecture.parse(payload["arch"])
         payload["config"] = TrainConfig.from_dict(payload["config"])
@@ -411,6 +425,46 @@ def load_checkpoint(path: str | Path, expected_arch: str | Architecture | None =
             )
     payload["path"] = str(path)
     return payload
+
+
+def _checkpoint_problem(payload: Mapping[str, Any]) -> str | None:
+    """What is wrong with a checkpoint's fields (None when each has the shape training wrote)."""
+    epoch = payload["epoch"]
+    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+        return f"epoch must be a whole number >= 0, got {epoch!r}"
+    if not isinstance(payload["arch"], str) or not isinstance(payload["config"], dict):
+        return "arch must be a string and config a mapping"
+    model = payload["model"]
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        return "model must map names to tensors"
+    optimizer = payload["optimizer"]
+    if not (
+        isinstance(optimizer, dict)
+        and isinstance(optimizer.get("param_groups"), list)
+        and optimizer["param_groups"]
+        and isinstance(optimizer.get("state"), dict)
+    ):
+        return "optimizer must hold its state and at least one parameter group"
+    if not isinstance(payload["scheduler"], dict):
+        return "scheduler must be a mapping"
+    metrics = payload["metrics"]
+    if not isinstance(metrics, list) or not all(isinstance(m, dict) for m in metrics):
+        return "metrics must be a list of per-epoch records"
+    if len(metrics) != epoch:
+        return f"it records {len(metrics)} epochs of metrics for epoch {epoch}"
+    rng = payload["rng"]
+    numpy_state = rng.get("numpy") if isinstance(rng, dict) else None
+    if not (
+        isinstance(rng, dict)
+        and isinstance(rng.get("torch"), torch.Tensor)
+        and isinstance(rng.get("data"), torch.Tensor)
+        and isinstance(numpy_state, dict)
+        and {"kind", "keys", "position", "has_gauss", "cached_gaussian"} <= set(numpy_state)
+        and isinstance(rng.get("python"), tuple | list)
+        and len(rng["python"]) == 3
+    ):
+        return "its random-number states are incomplete"
+    return None
 
 
 def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
@@ -545,7 +599,8 @@ def load_splits(config: TrainConfig, data_dir: str | None) -> tuple[Dataset, Dat
     dataset = get_component("dataset", config.dataset)
     check_matches_dataset(config.architecture, dataset)
     root = Path(data_dir) if data_dir else None
-    return dataset, dataset.load(root, "train"), dataset.load(root, "test")
+    train_split = guard.call("dataset", dataset, "load", root, "train")
+    return dataset, train_split, guard.call("dataset", dataset, "load", root, "test")
 
 
 def _to_device(split: DataSplit, device: torch.device) -> DataSplit:
@@ -582,26 +637,37 @@ def train(
     dist = Distributed.from_environment()
     target = resolve_device(device, dist)
     out_dir = Path(out_dir)
-    checkpoint_path = out_dir / CHECKPOINT_NAME
-    checkpoint = None
-    if resume:
-        checkpoint = load_checkpoint(checkpoint_path, expected_arch=config.arch)
-        differences = checkpoint["config"].differences(config)
-        if differences:
-            raise CheckpointError(
-                f"{checkpoint_path} was written with other training options ("
-                f"{'; '.join(differences)}); resume without changing them"
+    hint = f"continue with `neuronas train --resume --out {out_dir}`"
+    guard = locked(out_dir, "training") if dist.is_main else contextlib.nullcontext()
+    with guard, resumable(hint):
+        checkpoint_path = out_dir / CHECKPOINT_NAME
+        checkpoint = None
+        if resume:
+            checkpoint = load_checkpoint(checkpoint_path, expected_arch=config.arch)
+            differences = checkpoint["config"].differences(config)
+            if differences:
+                raise CheckpointError(
+                    f"{checkpoint_path} was written with other training options ("
+                    f"{'; '.join(differences)}); resume without changing them"
+                )
+        elif checkpoint_path.exists():
+            raise UsageError(
+                f"{out_dir} already holds a training run; continue it with --resume or choose "
+                "another --out"
             )
-    elif checkpoint_path.exists():
-        raise UsageError(
-            f"{out_dir} already holds a training run; continue it with --resume or choose "
-            "another --out"
-        )
-    dataset, train_split, test_split = load_splits(config, data_dir or config.data_dir)
-    with process_group(dist, target):
-        return _train(
-            config, out_dir, checkpoint, dataset, train_split, test_split, dist, target, observer
-        )
+        dataset, train_split, test_split = load_splits(config, data_dir or config.data_dir)
+        with process_group(dist, target):
+            return _train(
+                config,
+                out_dir,
+                checkpoint,
+                dataset,
+                train_split,
+                test_split,
+                dist,
+                target,
+                observer,
+            )
 
 
 def _train(
@@ -708,9 +774,7 @@ def _train(
         "final": final_tests(model, test_split, config, dist),
     }
     if dist.is_main:
-        temporary = out_dir / (METRICS_NAME + ".tmp")
-        temporary.write_text(json.dumps(metrics, indent=2))
-        os.replace(temporary, out_dir / METRICS_NAME)
+        write_atomic(out_dir / METRICS_NAME, dumps(metrics, indent=2))
     observer.finished(metrics)
     return TrainResult(out_dir, metrics)
 

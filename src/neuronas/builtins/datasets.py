@@ -22,7 +22,7 @@ from neuronas import data
 from neuronas.cli import console, print_json
 from neuronas.contracts import DataSplit
 from neuronas.errors import UsageError
-from neuronas.plugin import get_component, hookimpl
+from neuronas.plugin import get_component, guard, hookimpl
 
 
 @attrs.frozen
@@ -212,7 +212,7 @@ def check_command(name: str, data_dir: Path | None, as_json: bool) -> None:
     dataset = get_component("dataset", name)
     rows = []
     for split in data.SPLITS:
-        loaded = dataset.load(data_dir, split)
+        loaded = guard.call("dataset", dataset, "load", data_dir, split)
         rows.append(
             {
                 "split": split,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import ctypes
 import hashlib
 import multiprocessing
 import os
@@ -28,9 +29,8 @@ from typing import Any
 from neuronas.errors import NeuronasError, UnknownComponentError, UsageError
 from neuronas.plugin import get_host, hookimpl
 
-RESUME_HINT = (
-    "every result journaled before it is kept: continue with `neuronas run --resume RUN_FOLDER`"
-)
+#: The run folder's own command is added by the search (`neuronas.search.run.resume_hint`).
+RESUME_HINT = "every result journaled before it is kept, and --resume continues the run"
 
 
 class ExecutorError(NeuronasError):
@@ -118,10 +118,21 @@ class LocalExecutor:
 #: imported once by the fork server (which never runs torch), so each worker starts in a moment
 FORKSERVER_PRELOAD = ["torch", "neuronas.plugin", "neuronas.builtins.executors"]
 
-PARENT_CHECK_S = 2.0
+PARENT_CHECK_S = 0.5
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 _worker_fn: Callable[[Any], Any] | None = None
 _worker_setup_error: BaseException | None = None
+
+
+def _die_with_parent_process() -> None:
+    """Linux: have the kernel kill this worker the moment the process that forked it dies (the
+    fork server, which itself ends when the search's process is gone)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the polling thread below still ends it
+        pass
 
 
 def _exit_with(parent: int) -> None:
@@ -142,6 +153,7 @@ def _init_process_worker(payload: bytes, threads: int, parent: int) -> None:
     """
     global _worker_fn, _worker_setup_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent_process()
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
     try:
         import torch

@@ -22,6 +22,7 @@ from neuronas.hardware import (
     load_toml,
     parse_assignments,
 )
+from neuronas.plugin import guard
 
 LAYER_KEYS = ("kind", "in_channels", "out_channels", "kernel", "in_size", "out_size")
 OPTIONAL_LAYER_KEYS = ("stride", "role", "name")
@@ -237,7 +238,8 @@ def cost_command(
     if weight_bits is not None:
         overrides["weight_bits"] = weight_bits
     overrides.update(parse_assignments(assignments))
-    cost = model.estimate(layers, model.make_config(overrides))
+    config = guard.call("hardware", model, "make_config", overrides)
+    cost = guard.call("hardware", model, "estimate", layers, config)
     if as_json:
         print_json(cost_as_dict(cost))
     else:

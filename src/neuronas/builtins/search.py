@@ -9,7 +9,7 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from neuronas.errors import NoFeasibleArchitecture
+from neuronas.errors import NoFeasibleArchitecture, interrupted_exit_code
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
 from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS, Budgets, SearchConfig
@@ -165,6 +165,9 @@ def result_table(result) -> Table:
 @click.option("--seed", default=0, show_default=True, help="Seed for everything random.")
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder [default: runs/run-TIME].")
 @click.option(
+    "--overwrite", is_flag=True, help="Replace the run that --out already holds (it is deleted)."
+)
+@click.option(
     "--resume",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Continue the interrupted run in this folder (its saved options are used).",
@@ -177,8 +180,9 @@ def run_command(ctx: click.Context, **options: Any) -> None:
 
     resume = options.pop("resume")
     as_json = options.pop("as_json")
+    overwrite = options.pop("overwrite")
     if resume is not None:
-        refuse_options_with_resume(ctx, options, "the run folder")
+        refuse_options_with_resume(ctx, [*options, "overwrite"], "the run folder")
         config, run_dir = SearchConfig(), resume
     else:
         config = SearchConfig(
@@ -226,16 +230,20 @@ def run_command(ctx: click.Context, **options: Any) -> None:
     if display is not None:
         manager.register_plugin(display, name="neuronas-progress")
     try:
-        result = run_search(config, run_dir, resume=resume is not None)
+        result = run_search(config, run_dir, resume=resume is not None, overwrite=overwrite)
     except NoFeasibleArchitecture as error:
         if as_json:
             print_json(error.result.to_dict())
         else:
             console.print(result_table(error.result))
         raise
-    except KeyboardInterrupt:
-        err_console.print(f"interrupted; continue with: neuronas run --resume {run_dir}")
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as interrupt:
+        err_console.print(
+            f"interrupted; continue with: neuronas run --resume {run_dir}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(interrupted_exit_code(interrupt)) from None
     finally:
         if display is not None:
             display.progress.stop()

@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from neuronas.arch import Architecture, Cell
-from neuronas.plugin import get_component, hookimpl
+from neuronas.plugin import get_component, guard, hookimpl
 from neuronas.snn import CellSearchSpace, count_parameters, memory_cost
 
 NEURONAS_3OP = CellSearchSpace(
@@ -98,7 +98,7 @@ def show_command(arch_text: str, space_name: str, include_classifier: bool, as_j
     space = get_component("space", space_name)
     arch = parse_arch_or_cell(arch_text)
     layers = space.layer_shapes(arch, include_classifier=include_classifier)
-    params = count_parameters(space.build(arch, seed=0))
+    params = count_parameters(guard.call("space", space, "build", arch, seed=0))
     canonical = getattr(space, "canonical", lambda cell: cell)
     cells = {}
     for key, cell in arch.cells.items():

@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from neuronas.errors import UsageError
+from neuronas.errors import UsageError, interrupted_exit_code
 from neuronas.plugin import hookimpl
 from neuronas.study import DEFAULT_METRICS, StudyConfig, StudyObserver, run_study
 
@@ -172,9 +172,13 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
     display = None if as_json else RichStudyProgress(err_console)
     try:
         analysis = run_study(config, out, resume=resume is not None, observer=display)
-    except KeyboardInterrupt:
-        err_console.print(f"interrupted; continue with: neuronas study --resume {out}")
-        raise SystemExit(130) from None
+    except KeyboardInterrupt as interrupt:
+        err_console.print(
+            f"interrupted; continue with: neuronas study --resume {out}",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(interrupted_exit_code(interrupt)) from None
     finally:
         if display is not None:
             display.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -13,8 +12,10 @@ import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from neuronas.errors import UsageError
+from neuronas.errors import UsageError, interrupted_exit_code
+from neuronas.folders import read_json
 from neuronas.plugin import hookimpl
+from neuronas.search.config import SearchConfig
 from neuronas.training import (
     DEFAULT_CLASSIFIER_INIT_GAIN,
     CheckpointError,
@@ -35,19 +36,21 @@ def read_run_folder(run_dir: Path) -> dict[str, Any]:
             f"{run_dir} has no result.json; is it a finished `neuronas run` folder? (an interrupted "
             f"search continues with `neuronas run --resume {run_dir}`)"
         )
-    try:
-        result = json.loads(result_path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise UsageError(f"{result_path} is not readable JSON: {error}") from None
-    best = result.get("best") or {}
-    if not best.get("arch"):
+    result = read_json(result_path, "the result.json of a `neuronas run`")
+    best = result.get("best")
+    if best is None:
         raise UsageError(f"{result_path} names no best architecture (the search found none)")
-    config = result.get("config") or {}
+    if not isinstance(best, dict) or not isinstance(best.get("arch"), str):
+        raise UsageError(f"{result_path}: best must be an object with an arch string, got {best!r}")
+    try:
+        config = SearchConfig.from_dict(result.get("config") or {})
+    except UsageError as error:
+        raise UsageError(f"{result_path}: {error}") from None
     return {
         "arch": best["arch"],
-        "dataset": config.get("dataset"),
-        "space": config.get("space"),
-        "data_dir": config.get("data_dir"),
+        "dataset": config.dataset,
+        "space": config.space,
+        "data_dir": config.data_dir,
     }
 
 
@@ -252,11 +255,13 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
         result = train(
             config, out_dir, resume=resume, device=device, data_dir=data_dir, observer=observer
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         err_console.print(
-            f"interrupted; continue with: neuronas train --resume --out {out_dir}", highlight=False
+            f"interrupted; continue with: neuronas train --resume --out {out_dir}",
+            highlight=False,
+            soft_wrap=True,
         )
-        raise SystemExit(130) from None
+        raise SystemExit(interrupted_exit_code(interrupt)) from None
     finally:
         if display is not None:
             display.progress.stop()

@@ -116,6 +116,12 @@ def describe_parameters(config_class: type) -> list[dict[str, Any]]:
     ]
 
 
+#: Bounds on what a user can type for a parameter: far beyond any chip, small enough that no
+#: equation overflows or divides a denormal into infinity.
+MAX_INTEGER = 2**31 - 1
+FLOAT_RANGE = (1e-6, 1e9)
+
+
 def _coerce(model: str, field: attrs.Attribute, value: Any) -> Any:
     kind = field.metadata["kind"]
     where = f"{model} parameter {field.name}={value!r}"
@@ -134,8 +140,8 @@ def _coerce(model: str, field: attrs.Attribute, value: Any) -> Any:
                 raise HardwareConfigError(f"{where}: expected an integer") from None
         if not isinstance(value, int):
             raise HardwareConfigError(f"{where}: expected an integer")
-        if value < 1:
-            raise HardwareConfigError(f"{where}: expected an integer >= 1")
+        if not 1 <= value <= MAX_INTEGER:
+            raise HardwareConfigError(f"{where}: expected an integer from 1 to {MAX_INTEGER}")
         return value
     if isinstance(value, str):
         try:
@@ -146,8 +152,9 @@ def _coerce(model: str, field: attrs.Attribute, value: Any) -> Any:
         raise HardwareConfigError(f"{where}: expected a finite number")
     if kind == "fraction" and not 0 < value <= 1:
         raise HardwareConfigError(f"{where}: expected a number in (0, 1]")
-    if kind == "float" and value <= 0:
-        raise HardwareConfigError(f"{where}: expected a number > 0")
+    if kind == "float" and not FLOAT_RANGE[0] <= value <= FLOAT_RANGE[1]:
+        low, high = FLOAT_RANGE
+        raise HardwareConfigError(f"{where}: expected a number from {low:g} to {high:g}")
     return float(value)
 
 
@@ -185,9 +192,11 @@ def load_toml(path: Path | str) -> dict[str, Any]:
     """Parameters from a TOML file: top-level keys, or the keys of a ``[hardware]`` table."""
     path = Path(path)
     try:
-        document = tomllib.loads(path.read_text())
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise HardwareConfigError(f"cannot read hardware config {path}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise HardwareConfigError(f"hardware config {path} is not UTF-8 text (TOML is)") from None
     except tomllib.TOMLDecodeError as error:
         raise HardwareConfigError(f"hardware config {path} is not valid TOML: {error}") from None
     table = document.get("hardware", document)

@@ -15,7 +15,7 @@ import importlib
 import importlib.metadata
 import os
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -113,7 +113,11 @@ class PluginHost:
 
     def _record_failure(self, info: PluginInfo, error: Exception) -> None:
         if _strict():
-            raise error
+            origin = f" ({info.distribution} {info.version})" if info.distribution else ""
+            raise PluginError(
+                f"plugin {info.name!r}{origin} failed to load (NEURONAS_STRICT_PLUGINS is set): "
+                f"{type(error).__name__}: {error}"
+            ) from error
         failure = PluginFailure(
             info.name, info.distribution, info.version, f"{type(error).__name__}: {error}"
         )
@@ -143,6 +147,18 @@ class PluginHost:
             raise PluginError(f"plugin {info.name!r} implements unknown hook(s) {', '.join(hints)}")
         self.infos[info.name] = info
         self._registry = None
+
+    def unknown_blocked(self) -> list[str]:
+        """Blocked names that match no built-in or installed plugin (typos, usually)."""
+        known = {info.name for info in self.skipped} | {
+            info.distribution for info in self.skipped if info.distribution
+        }
+        return sorted(self.blocked - known)
+
+    def known_names(self) -> list[str]:
+        """Every plugin name there is to block: loaded, skipped, failed."""
+        names = set(self.infos) | {info.name for info in self.skipped}
+        return sorted(names | {failure.name for failure in self.failures})
 
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object at run time (scripts, notebooks), with the entry-point rules."""
@@ -210,10 +226,11 @@ class PluginHost:
 
     def describe(self, include_skipped: bool = False) -> dict[str, Any]:
         """What ``neuronas plugins --json`` prints."""
+        registry = self.registry  # first: building it may drop plugins whose hooks fail
         plugins = []
-        for info in self.infos.values():
+        for info in list(self.infos.values()):
             components: dict[str, list[str]] = {}
-            for entry in self.registry.entries():
+            for entry in registry.entries():
                 if entry.plugin == info.name:
                     components.setdefault(entry.kind, []).append(entry.name)
             plugins.append(
@@ -275,6 +292,7 @@ def component_names(kind: str) -> list[str]:
 
 
 def fire(hook_name: str, **kwargs: Any) -> None:
-    """Call an observer hook on every plugin."""
-    hook: Callable[..., Any] = getattr(get_host().hook, hook_name)
-    hook(**kwargs)
+    """Call an observer hook on every plugin; a failing plugin is named (`guard.fire_guarded`)."""
+    from neuronas.plugin.guard import fire_guarded
+
+    fire_guarded(getattr(get_host().hook, hook_name), hook_name, **kwargs)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -144,12 +146,58 @@ class SearchConfig:
     def to_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
+    def fingerprint(self) -> str:
+        """A hash of every option a journal record's costs and score depend on (not the executor,
+        the worker count, reuse, the strategy or how many candidates it proposes), which every
+        record carries so that a journal never mixes runs."""
+        values = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_RECORDS}
+        text = json.dumps(values, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SearchConfig:
+        """A config from ``config.json``'s ``config``: unknown keys and values of the wrong type
+        are UsageErrors."""
+        if not isinstance(data, Mapping):
+            raise UsageError(f"search options must be an object, got {type(data).__name__}")
         data = dict(data)
         unknown = set(data) - {field.name for field in attrs.fields(cls)}
         if unknown:
             raise UsageError(f"unknown search option(s): {', '.join(sorted(unknown))}")
-        if isinstance(data.get("budgets"), Mapping):
-            data["budgets"] = Budgets(**data["budgets"])
+        budgets = data.get("budgets")
+        if budgets is not None:
+            if not isinstance(budgets, Mapping):
+                raise UsageError(f"budgets must be an object, got {budgets!r}")
+            unknown = set(budgets) - {field.name for field in attrs.fields(Budgets)}
+            if unknown:
+                raise UsageError(f"unknown budget(s): {', '.join(sorted(unknown))}")
+            data["budgets"] = Budgets(**budgets)
+        for field in attrs.fields(cls):
+            if field.name in data and field.name != "budgets":
+                _check_type(field, data[field.name])
         return cls(**data)
+
+
+#: Options that change which candidates are evaluated or how fast, not what a record holds.
+_NOT_IN_RECORDS = frozenset(
+    {"executor", "workers", "reuse", "strategy", "candidates", "same_cells", "data_dir"}
+)
+
+
+#: The JSON types each annotation admits (bool is not an int here).
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,),
+    "float": (int, float),
+    "str": (str,),
+    "bool": (bool,),
+    "None": (type(None),),
+    "Mapping[str, Any]": (dict,),
+}
+
+
+def _check_type(field: attrs.Attribute, value: Any) -> None:
+    """A UsageError unless ``value`` is of the field's annotated type."""
+    allowed = tuple(t for part in str(field.type).split(" | ") for t in _JSON_TYPES[part])
+    if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+        name = field.name.replace("_", "-")
+        raise UsageError(f"search option {name} has the wrong type: {value!r}")

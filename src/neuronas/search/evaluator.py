@@ -18,8 +18,10 @@ from typing import Any
 import attrs
 
 from neuronas.arch import Architecture
-from neuronas.plugin import manager
-from neuronas.search.config import BUDGET_NAMES, SearchConfig
+from neuronas.errors import UsageError
+from neuronas.folders import PLAUSIBLE, mapping, number
+from neuronas.plugin import guard, manager
+from neuronas.search.config import BUDGET_NAMES, COST_KEYS, SearchConfig
 from neuronas.search.journal import Journal
 
 
@@ -77,16 +79,75 @@ class Evaluation:
         }
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Evaluation:
+    def from_record(cls, record: Any, where: str = "journal record") -> Evaluation:
+        """An Evaluation from a journal record, checked field by field: anything else (a record of
+        another shape, a string cost, a score of 10**400) is a UsageError that says ``where``."""
+        record = mapping(record, where)
+        missing = [key for key in RECORD_KEYS if key not in record]
+        if missing:
+            raise UsageError(f"{where} lacks {', '.join(missing)}; it is not a journal record")
+        arch = record["arch"]
+        if not isinstance(arch, str):
+            raise UsageError(f"{where}: arch must be an architecture string, got {arch!r}")
+        try:
+            Architecture.parse(arch)
+        except UsageError as error:
+            raise UsageError(f"{where}: {error}") from None
+        costs = mapping(record["costs"], f"{where}: costs")
+        if set(costs) != set(COST_NAMES):
+            raise UsageError(f"{where}: costs must have exactly {', '.join(COST_NAMES)}")
+        violations = mapping(record["violations"], f"{where}: violations")
+        checks = record["checks"]
+        if not isinstance(checks, list) or not set(checks) <= set(BUDGET_NAMES):
+            raise UsageError(f"{where}: checks must be a list of {', '.join(BUDGET_NAMES)}")
+        if not set(violations) <= set(BUDGET_NAMES):
+            raise UsageError(
+                f"{where}: violations name budgets other than {', '.join(BUDGET_NAMES)}"
+            )
+        score = record["score"]
+        if score is not None and score not in ("inf", "-inf"):
+            score = number(score, f"{where}: score", limit=PLAUSIBLE)
         return cls(
-            arch=record["arch"],
+            arch=arch,
             phase=str(record["phase"]),
-            costs=dict(record["costs"]),
-            violations=dict(record["violations"]),
-            checks=tuple(record["checks"]),
-            score=score_from_json(record["score"]),
-            seconds=float(record["seconds"]),
+            costs={k: number(v, f"{where}: cost {k}", 0.0, PLAUSIBLE) for k, v in costs.items()},
+            violations={
+                k: number(v, f"{where}: violation {k}", limit=PLAUSIBLE)
+                for k, v in violations.items()
+            },
+            checks=tuple(checks),
+            score=score_from_json(score),
+            seconds=number(record["seconds"], f"{where}: seconds", 0.0),
         )
+
+
+#: The keys every journal record has (and ``run``, the fingerprint of the run that wrote it).
+RECORD_KEYS = ("arch", "phase", "costs", "violations", "checks", "score", "seconds")
+COST_NAMES = tuple(COST_KEYS.values())
+
+
+def journal_evaluations(
+    journal: Journal, config: SearchConfig, check_arch: Callable[[str], object]
+) -> list[Evaluation]:
+    """The evaluations an interrupted run journaled, each record checked: its shape, that this run
+    wrote it (its ``run`` fingerprint is the config's), and ``check_arch`` (which raises a
+    UsageError for an architecture of another space or macro network)."""
+    fingerprint = config.fingerprint()
+    evaluations = []
+    for line, record in journal.numbered_records():
+        where = f"{journal.path}, line {line}"
+        evaluation = Evaluation.from_record(record, where)
+        if record.get("run") != fingerprint:
+            raise UsageError(
+                f"{where} was written by another run (its settings differ from config.json, or "
+                "an older neuronas wrote it); a journal holds one run's records only"
+            )
+        try:
+            check_arch(evaluation.arch)
+        except UsageError as error:
+            raise UsageError(f"{where}: {error}") from None
+        evaluations.append(evaluation)
+    return evaluations
 
 
 def derive_seed(*parts: Any) -> int:
@@ -130,18 +191,23 @@ class CandidateScorer:
         import torch
 
         started = time.perf_counter()
-        model = manager.get_component("space", self.space).build(
-            Architecture.parse(arch), seed=self.init_seed(arch)
+        space = manager.get_component("space", self.space)
+        model = guard.call(
+            "space", space, "build", Architecture.parse(arch), seed=self.init_seed(arch)
         )
-        manager.get_component("quantizer", self.quantizer).quantize(
+        guard.call(
+            "quantizer",
+            manager.get_component("quantizer", self.quantizer),
+            "quantize",
             model,
             self.weight_bits,
             rounding=self.rounding,
             seed=derive_seed(self.seed, "rounding", arch),
         )
+        metric = manager.get_component("fitness", self.fitness)
         with torch.no_grad():
-            result = manager.get_component("fitness", self.fitness).score(
-                model, list(self.batches), carry_state=self.carry_state
+            result = guard.call(
+                "fitness", metric, "score", model, list(self.batches), carry_state=self.carry_state
             )
         return float(result.value), time.perf_counter() - started
 
@@ -160,20 +226,21 @@ class Evaluator:
         executor: Any,
         journal: Journal | None = None,
         higher_is_better: bool = True,
+        check_arch: Callable[[str], object] = lambda arch: None,
     ) -> None:
+        """What ``journal`` already holds (an interrupted run's evaluations) is loaded, every
+        record checked (`journal_evaluations`, with ``check_arch``)."""
         self.config = config
         self.costs = costs
         self.scorer = scorer
         self.executor = executor
         self.journal = journal
         self.higher_is_better = higher_is_better
-        self.cache: dict[str, Evaluation] = {}
-        self.history: list[Evaluation] = []
-        if journal is not None:
-            for record in journal.records:
-                evaluation = Evaluation.from_record(record)
-                self.cache[evaluation.arch] = evaluation
-                self.history.append(evaluation)
+        self.fingerprint = config.fingerprint()
+        self.history: list[Evaluation] = (
+            journal_evaluations(journal, config, check_arch) if journal is not None else []
+        )
+        self.cache: dict[str, Evaluation] = {e.arch: e for e in self.history}
 
     def better(self, score: float | None, than: float | None) -> bool:
         """Whether ``score`` beats ``than`` in the metric's direction (``None`` beats nothing)."""
@@ -242,7 +309,7 @@ class Evaluator:
         self.cache[evaluation.arch] = evaluation
         self.history.append(evaluation)
         if self.journal is not None:
-            self.journal.append(evaluation.to_record())
+            self.journal.append({**evaluation.to_record(), "run": self.fingerprint})
         manager.fire("neuronas_candidate_evaluated", evaluation=evaluation)
         return evaluation
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import datetime
 import importlib.metadata
-import json
-import os
 import platform
 import time
 from collections.abc import Mapping
@@ -22,9 +20,24 @@ import numpy as np
 from neuronas.arch import Architecture, Macro
 from neuronas.contracts import SearchContext
 from neuronas.errors import NoFeasibleArchitecture, UsageError
-from neuronas.plugin import fire, get_component
+from neuronas.folders import (
+    PLAUSIBLE,
+    dumps,
+    locked,
+    mapping,
+    number,
+    read_json,
+    resumable,
+    write_atomic,
+)
+from neuronas.plugin import fire, get_component, guard
 from neuronas.search.config import BUDGET_NAMES, SearchConfig
-from neuronas.search.evaluator import CandidateScorer, Evaluation, Evaluator, derive_seed
+from neuronas.search.evaluator import (
+    CandidateScorer,
+    Evaluation,
+    Evaluator,
+    derive_seed,
+)
 from neuronas.search.journal import Journal
 from neuronas.search.reuse import ReuseScorer, reuse_blocker
 
@@ -103,45 +116,106 @@ def default_run_dir() -> Path:
     return Path("runs") / f"run-{stamp}"
 
 
-def _prepare_run_dir(config: SearchConfig, run_dir: Path, resume: bool) -> SearchConfig:
-    config_path = run_dir / "config.json"
-    if resume:
-        if not config_path.is_file():
-            raise UsageError(
-                f"cannot resume {run_dir}: it has no config.json (is it a neuronas run folder?)"
-            )
-        return SearchConfig.from_dict(json.loads(config_path.read_text())["config"])
-    if (run_dir / "journal.jsonl").exists():
+#: What a run folder holds; a folder with any of these holds a run.
+RUN_FILES = ("config.json", "journal.jsonl", "result.json", "best_arch.txt")
+
+
+def read_run_config(run_dir: Path) -> SearchConfig:
+    """The config a run folder was started with, checked (a UsageError naming the file)."""
+    path = Path(run_dir) / "config.json"
+    if not path.is_file():
         raise UsageError(
-            f"{run_dir} already holds a run; resume it with --resume {run_dir} or choose another --out"
+            f"{run_dir} is not a neuronas run folder: it has no config.json (a run folder is what "
+            "`neuronas run --out DIR` writes)"
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    payload = {"config": config.to_dict(), "versions": package_versions()}
-    write_atomic(config_path, json.dumps(payload, indent=2))
+    saved = read_json(path, "a run's config.json")
+    try:
+        return SearchConfig.from_dict(saved.get("config"))
+    except UsageError as error:
+        raise UsageError(f"{path}: {error}") from None
+
+
+def read_result(run_dir: Path) -> dict[str, Any] | None:
+    """A run folder's result.json (None while the run has not finished), its fields checked."""
+    path = Path(run_dir) / "result.json"
+    if not path.exists():
+        return None
+    result = read_json(path, "a run's result.json")
+    for key in ("best", "least_violating"):
+        entry = result.get(key)
+        if entry is None:
+            continue
+        where = f"{path}: {key}"
+        mapping(entry, where)
+        if not isinstance(entry.get("arch"), str):
+            raise UsageError(f"{where} must hold an arch string, got {entry.get('arch')!r}")
+        score = entry.get("score")
+        if score is not None and score not in ("inf", "-inf"):
+            number(score, f"{where}: score", limit=PLAUSIBLE)
+    notes = result.get("notes", [])
+    if not isinstance(notes, list) or not all(isinstance(note, str) for note in notes):
+        raise UsageError(f"{path}: notes must be a list of strings")
+    if result.get("search_time_s") is not None:
+        number(result["search_time_s"], f"{path}: search_time_s", 0.0)
+    return result
+
+
+def _prepare_run_dir(
+    config: SearchConfig, run_dir: Path, resume: bool, overwrite: bool
+) -> SearchConfig:
+    if resume:
+        return read_run_config(run_dir)
+    present = [name for name in RUN_FILES if (run_dir / name).exists()]
+    if present and not overwrite:
+        raise UsageError(
+            f"{run_dir} already holds a run ({', '.join(present)}); resume it with --resume "
+            f"{run_dir}, replace it with --overwrite, or choose another --out"
+        )
+    for name in present:
+        (run_dir / name).unlink()
+    payload = {
+        "config": config.to_dict(),
+        "higher_is_better": get_component("fitness", config.fitness).higher_is_better,
+        "versions": package_versions(),
+    }
+    write_atomic(run_dir / "config.json", dumps(payload, indent=2))
     return config
 
 
-def write_atomic(path: Path, text: str) -> None:
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
-
-
 def run_search(
-    config: SearchConfig, run_dir: Path | None = None, resume: bool = False
+    config: SearchConfig,
+    run_dir: Path | None = None,
+    resume: bool = False,
+    overwrite: bool = False,
 ) -> SearchResult:
     """Run ``config`` (or resume the run in ``run_dir``) and return its result.
 
-    Raises ``NoFeasibleArchitecture`` (exit code 3) after writing the result when the budgets were
-    checked and no candidate met them all.
+    The run folder is locked while the search runs (`neuronas.folders.locked`). Raises
+    ``NoFeasibleArchitecture`` (exit code 3) after writing the result when the budgets were checked
+    and no candidate met them all.
     """
+    if run_dir is None:
+        if resume:
+            raise UsageError("resume needs the run folder")
+        return _run(config, None, resume=False)
+    run_dir = Path(run_dir)
+    if resume and not run_dir.is_dir():
+        raise UsageError(f"cannot resume {run_dir}: there is no such folder")
+    with locked(run_dir, "run"), resumable(resume_hint(run_dir)):
+        config = _prepare_run_dir(config, run_dir, resume, overwrite)
+        return _run(config, run_dir, resume)
+
+
+def resume_hint(run_dir: Path) -> str:
+    return (
+        f"every candidate journaled so far is kept: continue with `neuronas run --resume {run_dir}`"
+    )
+
+
+def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResult:
     from neuronas.data import sample_batches
 
     started = time.perf_counter()
-    if run_dir is not None:
-        config = _prepare_run_dir(config, Path(run_dir), resume)
-    elif resume:
-        raise UsageError("resume needs the run folder")
     space = get_component("space", config.space)
     strategy = get_component("strategy", config.strategy)
     fitness = get_component("fitness", config.fitness)
@@ -150,11 +224,20 @@ def run_search(
     dataset = get_component("dataset", config.dataset)
     executor = get_component("executor", config.executor)
 
-    hardware_config = hardware.make_config(
-        {"timesteps": config.timesteps, "weight_bits": config.weight_bits, **config.hardware_params}
+    hardware_config = guard.call(
+        "hardware",
+        hardware,
+        "make_config",
+        {
+            "timesteps": config.timesteps,
+            "weight_bits": config.weight_bits,
+            **config.hardware_params,
+        },
     )
     hardware_params = attrs.asdict(hardware_config) if attrs.has(hardware_config) else {}
-    split = dataset.load(Path(config.data_dir) if config.data_dir else None, "train")
+    split = guard.call(
+        "dataset", dataset, "load", Path(config.data_dir) if config.data_dir else None, "train"
+    )
     channels, size, _ = tuple(split.images.shape[1:])
     macro = Macro(
         width=config.width,
@@ -177,15 +260,28 @@ def run_search(
     )
 
     def costs(arch: Architecture) -> dict[str, float]:
-        layers = space.layer_shapes(arch, include_classifier=config.map_classifier)
-        estimate = hardware.estimate(layers, hardware_config)
-        memory = sum(layer.weights for layer in space.layer_shapes(arch) if layer.kind == "conv")
+        layers = guard.call(
+            "space", space, "layer_shapes", arch, include_classifier=config.map_classifier
+        )
+        estimate = guard.call("hardware", hardware, "estimate", layers, hardware_config)
+        mapped = (
+            layers
+            if not config.map_classifier
+            else guard.call("space", space, "layer_shapes", arch)
+        )
+        memory = sum(layer.weights for layer in mapped if layer.kind == "conv")
         return {
             "params": memory,
             "area_mm2": estimate.area_mm2,
             "latency_ms": estimate.latency_ms,
             "energy_uj": estimate.energy_uj,
         }
+
+    def check_arch(arch: str) -> None:
+        parsed = Architecture.parse(arch)
+        if parsed.macro != macro:
+            raise UsageError(f"architecture {arch} is not of this run's network ({macro})")
+        space.check(parsed)
 
     scorer_options = {
         "space": config.space,
@@ -211,27 +307,27 @@ def run_search(
         if config.reuse and blocker is None
         else CandidateScorer(**scorer_options)
     )
-    journal = Journal(Path(run_dir) / "journal.jsonl") if run_dir is not None else None
-    evaluator = Evaluator(
-        config,
-        costs,
-        scorer,
-        executor,
-        journal=journal,
-        higher_is_better=fitness.higher_is_better,
-    )
-    resumed_records = len(evaluator.history)
-    fire("neuronas_search_started", config=config, run_dir=run_dir)
+    journal = Journal(run_dir / "journal.jsonl") if run_dir is not None else None
     try:
-        outcome = strategy.search(
-            SearchContext(
-                evaluator=evaluator,
-                space=space,
-                macro=macro,
-                options=config,
-                rng=np.random.default_rng(derive_seed(config.seed, "strategy")),
-            )
+        evaluator = Evaluator(
+            config,
+            costs,
+            scorer,
+            executor,
+            journal=journal,
+            higher_is_better=fitness.higher_is_better,
+            check_arch=check_arch,
         )
+        resumed_records = len(evaluator.history)
+        fire("neuronas_search_started", config=config, run_dir=run_dir)
+        context = SearchContext(
+            evaluator=evaluator,
+            space=space,
+            macro=macro,
+            options=config,
+            rng=np.random.default_rng(derive_seed(config.seed, "strategy")),
+        )
+        outcome = guard.call("strategy", strategy, "search", context)
     finally:
         if journal is not None:
             journal.close()
@@ -253,12 +349,12 @@ def run_search(
         hardware_params=hardware_params,
         least_violating=evaluator.least_violating(),
         resumed=resumed_records > 0,
-        run_dir=Path(run_dir) if run_dir is not None else None,
+        run_dir=run_dir,
     )
     if run_dir is not None:
-        write_atomic(Path(run_dir) / "result.json", json.dumps(result.to_dict(), indent=2))
+        write_atomic(run_dir / "result.json", dumps(result.to_dict(), indent=2))
         if result.best is not None:
-            write_atomic(Path(run_dir) / "best_arch.txt", result.best.arch + "\n")
+            write_atomic(run_dir / "best_arch.txt", result.best.arch + "\n")
     fire("neuronas_search_finished", result=result)
     if config.constraints and not result.feasible:
         error = NoFeasibleArchitecture(_nothing_feasible_message(result))
@@ -289,5 +385,6 @@ def search(out: str | Path | None = None, resume: str | Path | None = None, **op
     """
     if resume is not None:
         return run_search(SearchConfig(), Path(resume), resume=True)
+    overwrite = bool(options.pop("overwrite", False))
     config = SearchConfig.from_dict(options)
-    return run_search(config, Path(out) if out is not None else None)
+    return run_search(config, Path(out) if out is not None else None, overwrite=overwrite)

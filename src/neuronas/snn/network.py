@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 
@@ -305,11 +306,29 @@ def snasnet_init(model: nn.Module) -> nn.Module:
     return model
 
 
+def physical_memory_bytes() -> int:
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_fits_memory(arch: Architecture, ops: Mapping[str, OpSpec]) -> None:
+    """A UsageError, before anything is allocated, when the weights alone outgrow this machine."""
+    weights = sum(layer.weights for layer in network_layer_shapes(arch, ops, True))
+    needed = 4 * weights  # float32
+    available = physical_memory_bytes()
+    if needed > available:
+        raise UsageError(
+            f"this network has {weights:,} weights ({needed / 2**30:,.1f} GiB as float32), more "
+            f"than this machine's {available / 2**30:,.1f} GiB of memory; choose a smaller width, "
+            "hidden layer or input"
+        )
+
+
 def build_network(
     arch: Architecture, ops: Mapping[str, OpSpec], seed: int | None = None
 ) -> SpikingNetwork:
     """A network initialised by the macro's scheme from the global RNG (``seed=None``) or with the
-    seeded, shared initialisation."""
+    seeded, shared initialisation; refused before allocation when it cannot fit in memory."""
+    check_fits_memory(arch, ops)
     if seed is None:
         net = SpikingNetwork(arch, ops)
         return snasnet_init(net) if arch.macro.weight_init == "snasnet" else net

@@ -5,7 +5,7 @@ written as ``study.json``, ``study.csv`` and ``study.png``."""
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from neuronas.folders import dumps, write_atomic
 from neuronas.plugin import get_component
 from neuronas.search.evaluator import score_from_json
-from neuronas.search.run import write_atomic
 from neuronas.study import stats
 from neuronas.study.config import SIZE_METRIC, StudyConfig, column_name
 
@@ -166,7 +166,7 @@ def write_study(
 ) -> dict[str, Any]:
     """Analyse and write study.json, study.csv and study.png; returns the analysis."""
     analysis = _json_safe(analyse(config, archs, records))
-    write_atomic(out_dir / RESULT_NAME, json.dumps(analysis, indent=2))
+    write_atomic(out_dir / RESULT_NAME, dumps(analysis, indent=2))
     write_csv(out_dir / CSV_NAME, analysis, config)
     if analysis["trained_architectures"] >= 3:
         plot_study(analysis, out_dir / PLOT_NAME)
@@ -175,23 +175,22 @@ def write_study(
 
 def write_csv(path: Path, analysis: Mapping[str, Any], config: StudyConfig) -> None:
     labels = list(analysis["metrics"])
-    temporary = path.with_name(path.name + ".tmp")
-    with temporary.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        seeds = [f"test_accuracy_seed{s}" for s in range(config.seeds)]
-        writer.writerow(["arch", *labels, *seeds, "mean_test_accuracy", "std_test_accuracy"])
-        for row in analysis["architectures"]:
-            accuracies = row["test_accuracy"] + [None] * (config.seeds - len(row["test_accuracy"]))
-            writer.writerow(
-                [
-                    row["arch"],
-                    *(row["scores"].get(label) for label in labels),
-                    *accuracies,
-                    row["mean_test_accuracy"],
-                    row["std_test_accuracy"],
-                ]
-            )
-    temporary.replace(path)
+    handle = io.StringIO()
+    writer = csv.writer(handle)
+    seeds = [f"test_accuracy_seed{s}" for s in range(config.seeds)]
+    writer.writerow(["arch", *labels, *seeds, "mean_test_accuracy", "std_test_accuracy"])
+    for row in analysis["architectures"]:
+        accuracies = row["test_accuracy"] + [None] * (config.seeds - len(row["test_accuracy"]))
+        writer.writerow(
+            [
+                row["arch"],
+                *(row["scores"].get(label) for label in labels),
+                *accuracies,
+                row["mean_test_accuracy"],
+                row["std_test_accuracy"],
+            ]
+        )
+    write_atomic(path, handle.getvalue())
 
 
 def _shown(value: float | None) -> str:

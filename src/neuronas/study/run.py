@@ -22,10 +22,11 @@ import numpy as np
 
 from neuronas.arch import Architecture, Macro
 from neuronas.errors import UsageError
+from neuronas.folders import locked, read_json, resumable, write_atomic
 from neuronas.plugin import get_component
 from neuronas.search.evaluator import CandidateScorer, derive_seed, score_to_json
 from neuronas.search.journal import Journal
-from neuronas.search.run import STEM_STRIDE_FROM, write_atomic
+from neuronas.search.run import STEM_STRIDE_FROM
 from neuronas.study.config import StudyConfig, column_name
 
 CONFIG_NAME = "config.json"
@@ -178,8 +179,14 @@ def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyCon
     if resume:
         if not path.is_file():
             raise UsageError(f"cannot resume {out_dir}: it has no {CONFIG_NAME} of a study")
-        saved = json.loads(path.read_text())
-        return StudyConfig.from_dict(saved["config"]), list(saved["architectures"])
+        saved = read_json(path, "a study's config.json")
+        archs = saved.get("architectures")
+        if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+            raise UsageError(f"{path}: architectures must be a list of architecture strings")
+        try:
+            return StudyConfig.from_dict(saved.get("config") or {}), archs
+        except (UsageError, TypeError) as error:
+            raise UsageError(f"{path}: {error}") from None
     if (out_dir / JOURNAL_NAME).exists():
         raise UsageError(
             f"{out_dir} already holds a study; continue it with --resume {out_dir} or choose "
@@ -218,12 +225,22 @@ def run_study(
     resume: bool = False,
     observer: StudyObserver | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) a study in ``out_dir``; returns what ``study.json`` holds."""
+    """Run (or resume) a study in ``out_dir`` (locked meanwhile); returns what study.json holds."""
+    out_dir = Path(out_dir)
+    observer = observer or StudyObserver()
+    if resume and not out_dir.is_dir():
+        raise UsageError(f"cannot resume {out_dir}: there is no such folder")
+    hint = f"every finished score and training is kept: continue with `neuronas study --resume {out_dir}`"
+    with locked(out_dir, "study"), resumable(hint):
+        return _run_study(config, out_dir, resume, observer)
+
+
+def _run_study(
+    config: StudyConfig, out_dir: Path, resume: bool, observer: StudyObserver
+) -> dict[str, Any]:
     from neuronas.data import sample_batches
     from neuronas.study.report import write_study
 
-    out_dir = Path(out_dir)
-    observer = observer or StudyObserver()
     config, archs = _prepare(config, out_dir, resume)
     dataset = get_component("dataset", config.dataset)
     root = Path(config.data_dir) if config.data_dir else None
