@@ -10,6 +10,7 @@ no-op, so everything runs on the CPU.
 Usage:
     python benchmarks/snasnet_side_by_side.py fidelity --snasnet PATH [--cells forward|backward]
         [--samples 32] [--archs 3] [--seed 0] [--batchnorm per-step|pooled]
+    python benchmarks/snasnet_side_by_side.py speed --snasnet PATH [--samples 64] [--candidates 3]
 
 ``fidelity``: for each architecture (SNASNet's own ``connection_matrix_gen`` draws the connection
 matrix; the cell is used for A and B, as SNASNet does), neuronas builds its network (seeded, 8-bit
@@ -19,6 +20,18 @@ membranes carried from one batch to the next. It prints, per architecture, how m
 differ between the two networks over every LIF layer and timestep, neuronas's score, and SNASNet's
 formula evaluated on SNASNet's own codes in float64 and in float32 (as SNASNet computes it), with
 the relative differences.
+
+``speed`` (1 thread, each tool in its own process so that its peak memory is its own): SNASNet's
+network scores ``--candidates`` candidates of one fixed architecture and as many of SNASNet's own
+random draws (``connection_matrix_gen``), as its search loop does: R = 2 batches without a reset,
+every LIF call's codes turned into the kernel with its float32 formula (``find_best_neuroncell``
+itself fixes S = 256 and reads a DataLoader; the loop is restated here so that S can be chosen);
+neuronas scores the same fixed architecture from scratch and, to time a whole two-phase search
+with exact reuse over NeuroNAS's 3-op space on the same network, ``--candidates`` x 8 candidates of
+each phase drawn at random and scored in Algorithm 1's order (consecutive candidates of the real
+search share more than a random sample does, so this overestimates a phase). It prints seconds per candidate,
+peak resident memory, and the whole-search ratio: SNASNet's 5000 random candidates against 729 +
+728 two-phase candidates, both extrapolated from the timed ones.
 """
 
 from __future__ import annotations
@@ -271,6 +284,115 @@ def compare(model_snn, space, arch: Architecture, celltype: str, batches) -> lis
     ]
 
 
+def _speed_part(args: argparse.Namespace) -> dict[str, float]:
+    """One tool's timings in this process (``--part``), as JSON-ready numbers."""
+    import resource
+    import time
+
+    from neuronas.search.evaluator import CandidateScorer
+    from neuronas.search.reuse import ReuseScorer
+
+    space = get_component("space", "snasnet")
+    matrix = torch.tensor([[0, 3, 1, 3], [0, 0, 4, 1], [0, 0, 0, 3], [0, 0, 0, 0]])
+    cell = cell_from_matrix(matrix)
+    split = synthetic_split("train", (3, 32, 32), 10, max(4 * args.samples, 256), args.seed)
+    timings: dict[str, float] = {}
+    if args.part == "snasnet":
+        model_snn = import_snasnet(args.snasnet)
+        batches = sample_batches(split, args.samples, 2, args.seed)
+
+        def score(candidate: torch.Tensor) -> None:
+            net = model_snn.SNASNet(snasnet_args("forward"), candidate)
+            recorder = CodeRecorder(net, multi_step=False)
+            with torch.no_grad():
+                for batch in batches:  # no reset between the batches, as in SNASNet's loop
+                    net(batch)
+                    snasnet_formula([c for codes in recorder.take().values() for c in codes],
+                                    torch.float32)  # fmt: skip
+            recorder.close()
+
+        started = time.perf_counter()
+        for _ in range(args.candidates):
+            score(matrix)
+        timings["fixed"] = (time.perf_counter() - started) / args.candidates
+        drawn = []
+        while len(drawn) < args.candidates:
+            candidate = pruned_matrix(model_snn.connection_matrix_gen(snasnet_args("forward")))
+            if candidate is not None:
+                drawn.append(candidate)
+        started = time.perf_counter()
+        for candidate in drawn:
+            score(candidate)
+        timings["random"] = (time.perf_counter() - started) / args.candidates
+        timings["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    else:
+        macro = Macro(width=128, num_classes=100, population=5, hidden=1024, dropout=0.5,
+                      weight_init="snasnet")  # fmt: skip
+        batches = tuple(sample_batches(split, args.samples, 2, args.seed))
+        options = dict(
+            space="snasnet", fitness="hamming-logdet", quantizer="fixed-point", weight_bits=32,
+            rounding="nearest", seed=0, init="shared", carry_state=True, batches=batches,
+        )  # fmt: skip
+        arch = space.check(Architecture(cell, cell, macro)).to_string()
+        scratch = CandidateScorer(**options)
+        started = time.perf_counter()
+        for _ in range(args.candidates):
+            scratch(arch)
+        timings["fixed"] = (time.perf_counter() - started) / args.candidates
+        timings["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        three_op = get_component("space", "neuronas-3op")
+        reuse = ReuseScorer(**{**options, "space": "neuronas-3op"})
+        cells = list(three_op.enumerate())
+        count = 8 * args.candidates
+        rng = np.random.default_rng(args.seed)
+        sample = sorted(rng.choice(len(cells), count, replace=False))  # in Algorithm 1's order
+        chosen = cells[int(rng.integers(len(cells)))]  # a phase-1 winner stands in for A*
+        for phase, pairs in (
+            ("phase1", [(cells[i], cells[i]) for i in sample]),
+            ("phase2", [(chosen, cells[i]) for i in sample]),
+        ):
+            keys = [Architecture(a, b, macro).to_string() for a, b in pairs]
+            started = time.perf_counter()
+            for group in reuse.groups(keys):
+                list(reuse.iter_group(group))
+            timings[phase] = (time.perf_counter() - started) / count
+        timings["reuse_peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    return timings
+
+
+def speed(args: argparse.Namespace) -> None:
+    import json
+    import subprocess
+
+    results = {}
+    for part in ("snasnet", "neuronas"):
+        command = [sys.executable, __file__, "speed", "--part", part, "--snasnet", str(args.snasnet),
+                   "--samples", str(args.samples), "--candidates", str(args.candidates)]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode:
+            raise SystemExit(f"{part} failed:\n{done.stderr}")
+        results[part] = json.loads(done.stdout.strip().splitlines()[-1])
+    theirs, ours = results["snasnet"], results["neuronas"]
+    table = Table(
+        title=f"S = {args.samples}, R = 2, T = 5, width 128, 1 thread, SNASNet's CIFAR-100 network"
+    )
+    for column in ("", "SNASNet", "neuronas", "ratio"):
+        table.add_column(column, justify="right" if column else "left")
+    table.add_row("s per candidate, identical architecture", f"{theirs['fixed']:.2f}",
+                  f"{ours['fixed']:.2f}", f"{theirs['fixed'] / ours['fixed']:.2f}x")  # fmt: skip
+    table.add_row("peak resident memory, GB (neuronas from scratch)", f"{theirs['peak_rss_gb']:.2f}",
+                  f"{ours['peak_rss_gb']:.2f}", f"{ours['peak_rss_gb'] / theirs['peak_rss_gb']:.2f}")  # fmt: skip
+    table.add_row("peak resident memory, GB (neuronas with reuse)", "",
+                  f"{ours['reuse_peak_rss_gb']:.2f}", "")  # fmt: skip
+    whole_theirs = 5000 * theirs["random"]
+    whole_ours = 729 * ours["phase1"] + 728 * ours["phase2"]
+    table.add_row("s per candidate: SNASNet random / neuronas reuse phase 1, phase 2",
+                  f"{theirs['random']:.2f}", f"{ours['phase1']:.2f}, {ours['phase2']:.2f}", "")  # fmt: skip
+    table.add_row("whole search, h (extrapolated)", f"{whole_theirs / 3600:.2f}",
+                  f"{whole_ours / 3600:.2f}", f"{whole_theirs / whole_ours:.1f}x")  # fmt: skip
+    Console(width=200).print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -284,9 +406,22 @@ def main() -> None:
         "--batchnorm", choices=("per-step", "pooled"), default="per-step",
         help="neuronas's BatchNorm statistics (pooled shows what pooling changes)",
     )  # fmt: skip
+    timing = sub.add_parser("speed", help="time per candidate and peak memory in both tools")
+    timing.add_argument("--snasnet", type=Path, required=True, help="your SNASNet checkout")
+    timing.add_argument("--samples", type=int, default=64, help="S, images per batch")
+    timing.add_argument("--candidates", type=int, default=3, help="candidates timed per tool")
+    timing.add_argument("--seed", type=int, default=0)
+    timing.add_argument("--part", choices=("snasnet", "neuronas"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    fidelity(args)
+    if args.command == "fidelity":
+        fidelity(args)
+    elif args.part is None:
+        speed(args)
+    else:
+        import json
+
+        print(json.dumps(_speed_part(args)))
 
 
 if __name__ == "__main__":

@@ -20,11 +20,12 @@ from neuronas.builtins.executors import (
     RemoteError,
     WorkerComponentError,
     available_cpus,
+    wants_gpu,
 )
 from neuronas.errors import UsageError
 from neuronas.plugin import get_component, hookimpl, register_plugin
 from neuronas.search.config import Budgets, SearchConfig
-from neuronas.search.evaluator import Evaluator
+from neuronas.search.evaluator import CandidateScorer, Evaluator
 from neuronas.search.journal import Journal
 
 TESTS = str(Path(__file__).parent)
@@ -316,18 +317,28 @@ class FakeRay:
 
 
 @pytest.mark.parametrize(
-    ("resources", "options", "workers", "expected"),
+    ("resources", "options", "workers", "on_gpu", "expected"),
     [
-        ({"CPU": 8}, {}, 1, (1.0, 0.0, 8)),  # no GPUs: none requested; one task per CPU
-        ({"CPU": 8}, {}, 3, (1.0, 0.0, 3)),  # --workers caps the tasks in flight
-        ({"CPU": 8, "GPU": 2}, {}, 1, (1.0, 1.0, 2)),  # a GPU per task: as many as GPUs
-        ({"CPU": 8, "GPU": 2}, {"gpus_per_task": 0.5, "cpus_per_task": 2}, 1, (2, 0.5, 4)),
+        ({"CPU": 8}, {}, 1, False, (1.0, 0.0, 8)),  # no GPUs: none requested; one task per CPU
+        ({"CPU": 8}, {}, 3, False, (1.0, 0.0, 3)),  # --workers caps the tasks in flight
+        ({"CPU": 8, "GPU": 2}, {}, 1, True, (1.0, 1.0, 2)),  # a GPU per task: as many as GPUs
+        ({"CPU": 8, "GPU": 2}, {}, 1, False, (1.0, 0.0, 8)),  # a CPU scorer reserves no GPU
+        ({"CPU": 8, "GPU": 2}, {"gpus_per_task": 0.5, "cpus_per_task": 2}, 1, True, (2, 0.5, 4)),
     ],
 )
-def test_ray_task_resources(resources, options, workers, expected):
+def test_ray_task_resources(resources, options, workers, on_gpu, expected):
     executor, ray = RayExecutor(**options), FakeRay(resources)
-    cpus, gpus = executor.task_resources(ray)
+    cpus, gpus = executor.task_resources(ray, wants_gpu=on_gpu)
     assert (cpus, gpus, executor.in_flight(ray, workers, cpus, gpus)) == expected
+
+
+def test_only_a_scorer_on_cuda_wants_a_gpu():
+    base = dict(
+        space="neuronas-3op", fitness="hamming-logdet", quantizer="fixed-point", weight_bits=8,
+        rounding="nearest", seed=0, init="shared", carry_state=True, batches=(),
+    )  # fmt: skip
+    assert not wants_gpu(CandidateScorer(**base).score_group)
+    assert wants_gpu(CandidateScorer(**base, device="cuda:1").score_group)
 
 
 def test_ray_task_resources_from_the_environment(monkeypatch):

@@ -391,7 +391,7 @@ def test_a_fitness_that_fails_or_returns_garbage_is_named_and_the_journal_stays_
 
         def score(self, model, batches, **options):
             calls.append(1)
-            if len(calls) < 10:  # phase 1 (8 candidates, one group) is scored and journaled
+            if len(calls) < 10:  # nine candidates are scored, and journaled each as it is
                 return FitnessScore(1.0, (1.0,))
             if isinstance(value, Exception):
                 raise value
@@ -407,7 +407,7 @@ def test_a_fitness_that_fails_or_returns_garbage_is_named_and_the_journal_stays_
     assert run_cli(["run", *TINY, "--fitness", "bad-fit", "--out", str(run_dir)]) == 1
     line = one_line(capsys)
     assert "fitness metric 'bad-fit' (plugin 'bad-fit-plugin')" in line and message in line
-    assert len(records(run_dir)) == 8 and f"--resume {run_dir}" in line
+    assert len(records(run_dir)) == 9 and f"--resume {run_dir}" in line
 
 
 def test_an_observer_that_raises_is_named_and_debug_shows_the_traceback(tmp_path, capsys):

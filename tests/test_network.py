@@ -10,7 +10,7 @@ from spikingjelly.activation_based import functional, neuron
 from torch import nn
 
 from neuronas.arch import Architecture, Cell, Macro
-from neuronas.builtins.spaces import EXTENDED, NEURONAS_3OP, SNASNET
+from neuronas.builtins.spaces import EXTENDED, NEURONAS_3OP, SNASNET, SNASNET_BACKWARD
 from neuronas.errors import UsageError
 from neuronas.snn import (
     BUILTIN_OPS,
@@ -387,3 +387,43 @@ def test_free_dropout_draws_a_fresh_mask_per_sequence_for_training():
     functional.reset_net(net)
     assert not torch.equal(dropout(x), first)
     assert isinstance(NEURONAS_3OP.build(arch_of(MIXED), seed=0).classifier.dropout, nn.Identity)
+
+
+def test_the_fast_lif_path_is_spikingjellys_lif_bit_for_bit():
+    torch.manual_seed(0)
+    x = torch.randn(6, 32, 5, 7) * 1.5
+    for reset in (0.0, -0.25):
+        fast = make_lif(v_reset=reset)
+        reference = neuron.LIFNode(
+            step_mode="m", tau=4 / 3, v_threshold=1.0, v_reset=reset, detach_reset=True
+        )
+        with torch.no_grad():  # the fast path; SpikingJelly's own is taken with gradients
+            for _ in range(2):  # the membrane carries into the second sequence
+                assert torch.equal(fast(x), reference(x))
+                assert torch.equal(fast.v, reference.v)
+        with torch.enable_grad():
+            assert torch.equal(fast(x.requires_grad_()), reference(x))
+
+
+@pytest.mark.parametrize("space, cell", [(NEURONAS_3OP, MIXED), (SNASNET_BACKWARD, None)])
+def test_stepping_through_time_gives_the_same_spikes_and_logits(space, cell):
+    cell = cell or Cell.parse(
+        "|zero~0|+|zero~0|conv3x3~1|+|skip~0|zero~1|skip~2|<|zero~1|zero~2|zero~3|+|zero~2|conv1x1~3|+|zero~3|"
+    )
+    net = space.build(arch_of(cell, timesteps=3, dropout=0.5), seed=0)
+    x = torch.rand(4, 3, 8, 8)
+    runs = []
+    for step in (False, True):
+        net.step_through_time = step
+        spikes = []
+        handle = net.downsample.lif.register_forward_hook(
+            lambda _m, _i, out, s=spikes: s.append(out)
+        )
+        with torch.no_grad():
+            logits = [net(x), net(x)]  # the membranes carry into the second call
+        functional.reset_net(net)
+        handle.remove()
+        runs.append((torch.cat(spikes), logits))
+    assert torch.equal(runs[0][0], runs[1][0])
+    for all_at_once, stepped in zip(runs[0][1], runs[1][1], strict=True):
+        assert torch.allclose(all_at_once, stepped, rtol=0, atol=1e-6)

@@ -290,3 +290,46 @@ def test_the_snasnet_spaces_score_snasnets_network_by_default(tmp_path):
     assert (macro.dropout, macro.weight_init, macro.batchnorm) == (0.5, "snasnet", "per-step")
     assert result.architecture.cell_a == result.architecture.cell_b
     assert any("backward (temporal feedback) edges" in note for note in result.notes)
+
+
+def test_kill_9_inside_a_reuse_group_loses_only_what_was_in_flight(tmp_path):
+    # the first reuse group of the tiny space holds 4 candidates, here scored a second each; a
+    # killed run keeps every candidate scored before the kill, not only whole groups
+    script = tmp_path / "search.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import sys, time, types
+            import neuronas
+            from neuronas.search import reuse
+
+            tiny = types.ModuleType("tiny")
+            exec({TINY_PLUGIN_SOURCE!r}, tiny.__dict__)
+            neuronas.register_plugin(tiny, name="tiny-space")
+            score = reuse._GroupRun.score
+
+            def slow(self, arch, signatures):
+                time.sleep(1.0)
+                return score(self, arch, signatures)
+
+            reuse._GroupRun.score = slow
+            neuronas.search(out=sys.argv[1], reuse=True, **{TINY!r})
+            """
+        )
+    )
+    run_dir = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, str(script), str(run_dir)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        path = run_dir / "journal.jsonl"
+        if path.exists() and path.read_text().count("\n") >= 1:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    kept = journal(run_dir)
+    assert 1 <= len(kept) < 4 and {r["phase"] for r in kept} == {"1"}
+    result = neuronas.search(resume=run_dir)
+    assert len(journal(run_dir)) == 15 and journal(run_dir)[: len(kept)] == kept
+    reference = neuronas.search(out=tmp_path / "reference", **TINY)
+    assert result.best.arch == reference.best.arch and result.best.score == reference.best.score

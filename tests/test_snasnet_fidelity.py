@@ -48,12 +48,14 @@ def test_batchnorm_per_timestep_against_pooled_by_hand(per_step, codes):
     assert spikes.view(2, 2).tolist() == codes
 
 
-def test_batchnorm_per_timestep_is_batchnorm_called_once_per_timestep():
+@pytest.mark.parametrize("gradients", [True, False], ids=["autograd", "no-grad"])
+def test_batchnorm_per_timestep_is_batchnorm_called_once_per_timestep(gradients):
     torch.manual_seed(0)
     x = torch.randn(3, 4, 2, 5, 5) * torch.tensor([1.0, 5.0, 9.0]).view(3, 1, 1, 1, 1)
     ours, plain = TimeBatchNorm2d(2), torch.nn.BatchNorm2d(2)
     expected = torch.stack([plain(step) for step in x])
-    assert torch.equal(ours(x), expected)
+    with torch.set_grad_enabled(gradients):
+        assert torch.equal(ours(x), expected)
     assert torch.equal(ours.running_mean, plain.running_mean)
     assert torch.equal(ours.running_var, plain.running_var)
     assert int(ours.num_batches_tracked) == 3

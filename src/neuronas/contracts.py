@@ -196,6 +196,10 @@ class SearchStrategy(Component, Protocol):
 
 @runtime_checkable
 class Executor(Component, Protocol):
+    """Runs the scorer on groups of candidates. An executor that calls ``fn`` in the caller's own
+    process may set ``in_process = True``: it is then handed a ``fn`` that returns a generator,
+    which it yields unconsumed so that each candidate is journaled as soon as it is scored."""
+
     def map(
         self, fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 1
     ) -> Iterator[Any]:

@@ -27,7 +27,9 @@ from spikingjelly.activation_based.neuron import BaseNode
 from torch import nn
 
 from neuronas.contracts import FitnessMetric, FitnessScore, QuantizationReport, Quantizer
+from neuronas.devices import exact_arithmetic
 from neuronas.errors import UsageError
+from neuronas.snn.neuron import LIF
 
 #: Added to the expected distance before dividing, as SNASNet does, so silent layers stay finite.
 EPSILON = 1e-3
@@ -40,6 +42,11 @@ def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
     """One layer-timestep's contribution N - beta * d (float64, S x S) for a 0/1 code matrix S x N."""
     if codes.dim() != 2:
         raise ValueError(f"codes must be a 2-D matrix (samples x neurons), got shape {codes.shape}")
+    with exact_arithmetic(codes.device.type):
+        return _hamming_kernel(codes)
+
+
+def _hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
     neurons = codes.shape[1]
     exact_dtype = torch.float32 if neurons < _FLOAT32_EXACT_LIMIT else torch.float64
     binary = codes.to(exact_dtype)
@@ -54,7 +61,7 @@ def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
     return neurons - beta * distance
 
 
-def spike_contribution(spikes: torch.Tensor) -> torch.Tensor:
+def spike_contribution(spikes: torch.Tensor, binary: bool = False) -> torch.Tensor:
     """The summed `hamming_kernel` contributions (float64, S x S) of one LIF layer's multi-step
     spikes [T, S, ...], with one batched Gram matmul for all T steps.
 
@@ -62,16 +69,28 @@ def spike_contribution(spikes: torch.Tensor) -> torch.Tensor:
     each candidate's kernel instead of re-running the layer. It uses E_ij = c_i + c_j - 2 c_i c_j / N
     (the same expected distance, fewer operations) and sums the T steps of beta * d before
     subtracting from T N, so it agrees with summing `hamming_kernel` to float64 rounding.
+    ``binary``: the caller knows every value is exactly 0 or 1 (`neuronas.snn.LIF` spikes), which
+    saves converting them.
     """
     if spikes.dim() < 3:
         raise ValueError(f"spikes must be [T, S, ...], got shape {tuple(spikes.shape)}")
+    with exact_arithmetic(spikes.device.type):
+        return _spike_contribution(spikes, binary)
+
+
+def _spike_contribution(spikes: torch.Tensor, binary: bool) -> torch.Tensor:
     steps, samples = spikes.shape[:2]
     codes = spikes.reshape(steps, samples, -1)
     neurons = codes.shape[2]
     exact_dtype = torch.float32 if neurons < _FLOAT32_EXACT_LIMIT else torch.float64
-    binary = codes.to(exact_dtype) if codes.dtype == torch.bool else (codes > 0).to(exact_dtype)
+    if binary and codes.dtype == exact_dtype:
+        binary = codes  # 0/1 floats (neuronas's LIF output) are the codes already
+    elif codes.dtype == torch.bool:
+        binary = codes.to(exact_dtype)
+    else:
+        binary = (codes > 0).to(exact_dtype)
     gram = torch.bmm(binary, binary.transpose(1, 2)).double()
-    counts = binary.sum(dim=2, dtype=torch.float64)
+    counts = torch.diagonal(gram, dim1=1, dim2=2).clone()  # c_i = G_ii for 0/1 codes
     pair_sums = counts[:, :, None] + counts[:, None, :]
     distance = torch.add(pair_sums, gram, alpha=-2.0)
     expected = torch.baddbmm(
@@ -123,6 +142,13 @@ class KernelAccumulator:
         self.contributions += 1
         self.timesteps_per_layer[layer] = self.timesteps_per_layer.get(layer, 0) + 1
 
+    def add_steps(self, layer: str, spikes: torch.Tensor, binary: bool = False) -> None:
+        """Add the contributions of multi-step spikes [T, S, ...] at once (`spike_contribution`)."""
+        contribution = spike_contribution(spikes, binary)
+        if self.per_layer:
+            contribution = contribution / spikes[0, 0].numel()
+        self.add_contribution(layer, contribution, int(spikes.shape[0]))
+
     def add_contribution(self, layer: str, contribution: torch.Tensor, timesteps: int) -> None:
         """Add a precomputed sum of ``timesteps`` contributions of ``layer`` (`spike_contribution`)."""
         self.kernel = contribution if self.kernel is None else self.kernel + contribution
@@ -144,7 +170,7 @@ def lif_layers(model: nn.Module) -> list[tuple[str, BaseNode]]:
 
 @contextmanager
 def _spike_hooks(model: nn.Module, state: dict[str, KernelAccumulator]) -> Iterator[None]:
-    """Feed every LIF output to ``state['batch']`` per timestep, so nothing is kept across T."""
+    """Feed every LIF output to ``state['batch']`` as it is produced, so no spikes are kept."""
     handles = []
 
     def make_hook(layer: str):
@@ -157,8 +183,11 @@ def _spike_hooks(model: nn.Module, state: dict[str, KernelAccumulator]) -> Itera
                     f"{tuple(output.shape)}; expected [T, {accumulator.samples}, ...] in multi-step "
                     f"mode or [{accumulator.samples}, ...] in single-step mode"
                 )
-            for step in steps:
-                accumulator.add(layer, step)
+            if steps.dim() >= 3:
+                accumulator.add_steps(layer, steps, binary=isinstance(module, LIF))
+            else:  # one value per sample: a code of one neuron
+                for step in steps:
+                    accumulator.add(layer, step)
 
         return hook
 

@@ -98,6 +98,9 @@ class LocalExecutor:
     description = (
         "Score candidates one after another in this process, with --workers torch threads."
     )
+    #: results are consumed here, so a generator that ``fn`` returns is iterated lazily and every
+    #: candidate of a group reaches the journal as soon as it is scored
+    in_process = True
 
     def map(
         self, fn: Callable[[Any], Any], items: Iterable[Any], workers: int = 1
@@ -145,21 +148,29 @@ def _exit_with(parent: int) -> None:
             os._exit(1)
 
 
-def _init_process_worker(payload: bytes, threads: int, parent: int) -> None:
-    """Set the worker's torch threads and unpickle ``fn`` once; keep a failure for the first task.
+def _init_process_worker(payload: bytes, threads: int, parent: int, counter: Any) -> None:
+    """Set the worker's torch threads and GPU, unpickle ``fn`` once; keep a failure for the first
+    task.
 
-    Raising here would make the pool restart the worker forever, so the error waits for a task.
-    The parent handles Ctrl-C, so workers ignore it instead of printing a traceback each.
+    Worker k of a machine with G GPUs makes GPU k mod G its current device, so a scorer on
+    ``cuda`` uses one GPU per worker. Raising here would make the pool restart the worker forever,
+    so the error waits for a task. The parent handles Ctrl-C, so workers ignore it instead of
+    printing a traceback each.
     """
     global _worker_fn, _worker_setup_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent_process()
     threading.Thread(target=_exit_with, args=(parent,), daemon=True).start()
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
     try:
         import torch
 
         torch.set_num_threads(threads)
         torch.set_num_interop_threads(1)
+        if torch.cuda.is_available():
+            torch.cuda.set_device(index % torch.cuda.device_count())
         _worker_fn = pickle.loads(payload)
     except Exception as error:
         _worker_setup_error = _portable(error)
@@ -207,7 +218,12 @@ class ProcessExecutor:
                 max_workers=workers,
                 mp_context=context,
                 initializer=_init_process_worker,
-                initargs=(payload, self.threads_per_worker(workers), os.getpid()),
+                initargs=(
+                    payload,
+                    self.threads_per_worker(workers),
+                    os.getpid(),
+                    context.Value("i", 0),
+                ),
             )
             self._pool_key = key
             self._finalizer = weakref.finalize(self, _terminate_pool, self._pool)
@@ -293,6 +309,12 @@ def _run_ray_task(fn_holder: list[Any], item: Any, threads: int) -> Any:
     return call_portably(_ray_fns[key], item)
 
 
+def wants_gpu(fn: Callable[[Any], Any]) -> bool:
+    """Whether ``fn`` (a scorer's method, or an object with a ``device``) runs on a CUDA device."""
+    owner = getattr(fn, "__self__", fn)
+    return str(getattr(owner, "device", "cpu")).startswith("cuda")
+
+
 def _env_float(name: str) -> float | None:
     value = os.environ.get(name)
     if value in (None, ""):
@@ -309,8 +331,9 @@ class RayExecutor:
     ``address``: a Ray address; default ``RAY_ADDRESS`` if set, else a local cluster started here
     (its workers get this process's ``sys.path``, as spawned processes do). ``cpus_per_task``
     (``NEURONAS_RAY_CPUS_PER_TASK``, default 1) is also the task's torch thread count;
-    ``gpus_per_task`` (``NEURONAS_RAY_GPUS_PER_TASK``, default 1 when the cluster has GPUs, may be
-    a fraction). A task whose worker dies is retried by Ray up to ``max_retries`` times; errors
+    ``gpus_per_task`` (``NEURONAS_RAY_GPUS_PER_TASK``, default 1 when the scorer runs on ``cuda``
+    and the cluster has GPUs, else 0; may be a fraction). Ray makes the reserved GPU the task's only
+    visible one, so ``cuda`` there is that GPU. A task whose worker dies is retried by Ray up to ``max_retries`` times; errors
     raised by the scorer itself are not retried (they would happen again).
     """
 
@@ -346,14 +369,14 @@ class RayExecutor:
         ray.init(address=address, **options)
         self._started_cluster = address is None
 
-    def task_resources(self, ray: Any) -> tuple[float, float]:
-        """(CPUs, GPUs) each task requests."""
+    def task_resources(self, ray: Any, wants_gpu: bool = False) -> tuple[float, float]:
+        """(CPUs, GPUs) each task requests: a GPU only for work that runs on one."""
         cpus = self.cpus_per_task or _env_float("NEURONAS_RAY_CPUS_PER_TASK") or 1.0
         gpus = self.gpus_per_task
         if gpus is None:
             gpus = _env_float("NEURONAS_RAY_GPUS_PER_TASK")
         if gpus is None:
-            gpus = 1.0 if ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
+            gpus = 1.0 if wants_gpu and ray.cluster_resources().get("GPU", 0) >= 1 else 0.0
         return cpus, gpus
 
     def in_flight(self, ray: Any, workers: int, cpus: float, gpus: float) -> int:
@@ -374,7 +397,7 @@ class RayExecutor:
             return
         ray = _import_ray()
         self._connect(ray)
-        cpus, gpus = self.task_resources(ray)
+        cpus, gpus = self.task_resources(ray, wants_gpu(fn))
         task = ray.remote(_run_ray_task).options(
             num_cpus=cpus, num_gpus=gpus, max_retries=self.max_retries, retry_exceptions=False
         )

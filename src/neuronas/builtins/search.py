@@ -1,4 +1,4 @@
-"""The ``neuronas run`` command and its rich progress display (an observer plugin)."""
+"""The ``neuronas run`` command (its progress display is `neuronas.builtins.progress`)."""
 
 from __future__ import annotations
 
@@ -6,63 +6,14 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from neuronas.builtins.progress import SearchProgress
 from neuronas.errors import NoFeasibleArchitecture, interrupted_exit_code
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
 from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS, Budgets, SearchConfig
 from neuronas.search.run import default_run_dir, run_search
-
-
-class RichProgress:
-    """Observer plugin: a progress line with candidates per second and the best score so far."""
-
-    def __init__(self, console) -> None:
-        self.console = console
-        self.progress = Progress(
-            TextColumn("[bold]phase {task.fields[phase]}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:.1f} cand/s"),
-            TextColumn("best {task.fields[best]}"),
-            TimeElapsedColumn(),
-            console=console,
-            transient=False,
-        )
-        self.task = None
-        self.best: float | None = None
-        self.count = 0
-        self.scored = 0
-
-    @hookimpl
-    def neuronas_search_started(self, config, run_dir):
-        self.progress.start()
-        self.task = self.progress.add_task("search", total=None, phase="-", rate=0.0, best="-")
-
-    @hookimpl
-    def neuronas_candidate_evaluated(self, evaluation):
-        self.count += 1
-        if evaluation.scored and (self.best is None or evaluation.score > self.best):
-            self.best = evaluation.score
-        elapsed = self.progress.tasks[0].elapsed or 1e-9
-        self.progress.update(
-            self.task,
-            advance=1,
-            phase=evaluation.phase,
-            rate=self.count / elapsed,
-            best=f"{self.best:.3f}" if self.best is not None else "-",
-        )
-
-    @hookimpl
-    def neuronas_phase_finished(self, phase, best):
-        pick = f"{best.arch} (score {best.score:.3f})" if best is not None else "nothing scored"
-        self.progress.console.print(f"phase {phase} finished: {pick}", highlight=False)
-
-    @hookimpl
-    def neuronas_search_finished(self, result):
-        self.progress.stop()
 
 
 def result_table(result) -> Table:
@@ -160,6 +111,19 @@ def result_table(result) -> Table:
     show_default=True,
     help="shared: a layer's weights depend on its place and op only; independent: fresh per candidate.",
 )
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    help="Where candidates are scored: auto (CUDA when PyTorch sees a GPU), cpu, cuda, cuda:N.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "tf32", "bf16"]),
+    default="fp32",
+    show_default=True,
+    help="Float arithmetic while scoring (docs/performance.md measures what each changes).",
+)
 @click.option("--executor", default="local", show_default=True, help="Candidate executor.")
 @click.option("--workers", default=1, show_default=True, help="Executor workers.")
 @click.option("--seed", default=0, show_default=True, help="Seed for everything random.")
@@ -173,6 +137,7 @@ def result_table(result) -> Table:
     help="Continue the interrupted run in this folder (its saved options are used).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print result.json instead of tables.")
+@click.option("--quiet", is_flag=True, help="No progress display; only the result.")
 @click.pass_context
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Search for the best SNN architecture that fits the hardware budgets."""
@@ -181,6 +146,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
     resume = options.pop("resume")
     as_json = options.pop("as_json")
     overwrite = options.pop("overwrite")
+    quiet = options.pop("quiet")
     if resume is not None:
         refuse_options_with_resume(ctx, [*options, "overwrite"], "the run folder")
         config, run_dir = SearchConfig(), resume
@@ -223,10 +189,12 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             init=options["init"],
             executor=options["executor"],
             workers=options["workers"],
+            device=options["device"],
+            precision=options["precision"],
             seed=options["seed"],
         )
         run_dir = options["out"] or default_run_dir()
-    display = None if as_json else RichProgress(err_console)
+    display = None if as_json or quiet else SearchProgress(err_console)
     if display is not None:
         manager.register_plugin(display, name="neuronas-progress")
     try:

@@ -17,6 +17,7 @@ class TwoPhaseSearch:
     def search(self, context: SearchContext) -> StrategyOutcome:
         evaluator, macro = context.evaluator, context.macro
         cells = list(context.space.enumerate())
+        fire("neuronas_phase_started", phase="1", candidates=len(cells))
         best_score = None  # Algorithm 1 starts from -1000; None accepts any score, even below it
         saved_cell_a = None
         chosen = None
@@ -28,6 +29,7 @@ class TwoPhaseSearch:
                 best_score, saved_cell_a, chosen = evaluation.score, cell, evaluation
         fire("neuronas_phase_finished", phase="1", best=chosen)
         if saved_cell_a is not None:
+            fire("neuronas_phase_started", phase="2", candidates=len(cells))
             phase2 = evaluator.evaluate_many(
                 [Architecture(saved_cell_a, cell, macro) for cell in cells],
                 phase="2",
@@ -66,6 +68,7 @@ class RandomSearch:
             cell_b = cell_a if options.same_cells else space.sample(rng)
             archs.append(Architecture(cell_a, cell_b, context.macro))
         checks = BUDGET_NAMES if options.constraints else ()
+        fire("neuronas_phase_started", phase="random", candidates=len(archs))
         best = None
         for evaluation in context.evaluator.evaluate_many(archs, phase="random", checks=checks):
             if evaluation.scored and context.evaluator.better(

@@ -68,9 +68,16 @@ def neuronas_register_commands(cli: Any) -> None:
 
 
 @hookspec
-def neuronas_search_started(config: Any, run_dir: Any) -> None:
+def neuronas_search_started(config: Any, run_dir: Any, resumed: Any) -> None:
     """A search is about to propose its first candidate. ``config`` is the frozen ``SearchConfig``;
-    ``run_dir`` the run folder (a ``pathlib.Path``) or ``None``."""
+    ``run_dir`` the run folder (a ``pathlib.Path``) or ``None``; ``resumed`` the evaluations an
+    interrupted run already journaled (empty for a new run), which are not evaluated again."""
+
+
+@hookspec
+def neuronas_phase_started(phase: str, candidates: int) -> None:
+    """A strategy starts a phase (``"1"``, ``"2"``, ``"random"``) that proposes ``candidates``
+    candidates (journaled ones included)."""
 
 
 @hookspec

@@ -12,6 +12,7 @@ from typing import Any
 import attrs
 
 from neuronas.arch import BATCHNORM_MODES, WEIGHT_INITS
+from neuronas.devices import PRECISIONS
 from neuronas.errors import UsageError
 
 BUDGET_NAMES = ("memory", "area", "latency", "energy")
@@ -136,6 +137,10 @@ class SearchConfig:
     reuse: bool = True
     executor: str = "local"
     workers: int = attrs.field(default=1, validator=_positive)
+    #: where candidates are scored (neuronas.devices): auto, cpu, cuda, cuda:N
+    device: str = "auto"
+    #: float arithmetic while scoring: fp32 (strict), tf32 or bf16
+    precision: str = attrs.field(default="fp32", validator=_choice(PRECISIONS))
     seed: int = 0
 
     @weight_bits.validator
@@ -180,7 +185,7 @@ class SearchConfig:
 
 #: Options that change which candidates are evaluated or how fast, not what a record holds.
 _NOT_IN_RECORDS = frozenset(
-    {"executor", "workers", "reuse", "strategy", "candidates", "same_cells", "data_dir"}
+    {"executor", "workers", "reuse", "strategy", "candidates", "same_cells", "data_dir", "device"}
 )
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from neuronas.arch import Architecture
+from neuronas.devices import numerics
 from neuronas.errors import UsageError
 from neuronas.folders import PLAUSIBLE, mapping, number
 from neuronas.plugin import guard, manager
@@ -173,6 +174,9 @@ class CandidateScorer:
     carry_state: bool
     batches: tuple[Any, ...]
     group_size: int = 8
+    #: a resolved device (neuronas.devices.resolve_device) and the arithmetic there
+    device: str = "cpu"
+    precision: str = "fp32"
 
     def init_seed(self, arch: str) -> int:
         if self.init == "shared":
@@ -185,7 +189,12 @@ class CandidateScorer:
 
     def score_group(self, archs: Sequence[str]) -> list[tuple[float, float]]:
         """(score, seconds) for each candidate of the group, in order."""
-        return [self(arch) for arch in archs]
+        return list(self.iter_group(archs))
+
+    def iter_group(self, archs: Sequence[str]) -> Iterator[tuple[float, float]]:
+        """`score_group` one candidate at a time (in-process executors journal each at once)."""
+        for arch in archs:
+            yield self(arch)
 
     def __call__(self, arch: str) -> tuple[float, float]:
         import torch
@@ -204,8 +213,9 @@ class CandidateScorer:
             rounding=self.rounding,
             seed=derive_seed(self.seed, "rounding", arch),
         )
+        model.to(self.device)  # built, initialised and quantized on the CPU, the same everywhere
         metric = manager.get_component("fitness", self.fitness)
-        with torch.no_grad():
+        with torch.no_grad(), numerics(self.device, self.precision):
             result = guard.call(
                 "fitness", metric, "score", model, list(self.batches), carry_state=self.carry_state
             )
@@ -287,9 +297,14 @@ class Evaluator:
             else:
                 plan[key] = evaluation
         groups = self.scorer.groups(list(to_score))
+        # an in-process executor hands back each group's generator, so every candidate reaches
+        # the journal as soon as it is scored; other executors return whole groups
+        streams = getattr(self.executor, "in_process", False)
+        score_group = getattr(self.scorer, "iter_group", None) if streams else None
+        score_group = score_group or self.scorer.score_group
         scores = (
             result
-            for group in self.executor.map(self.scorer.score_group, groups, self.config.workers)
+            for group in self.executor.map(score_group, groups, self.config.workers)
             for result in group
         )
         results: dict[str, Evaluation] = {}

@@ -24,16 +24,17 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 import torch
-from spikingjelly.activation_based.neuron import BaseNode, LIFNode
+from spikingjelly.activation_based.neuron import BaseNode
 from torch import nn
 
 from neuronas.arch import Architecture, Cell
+from neuronas.devices import numerics
 from neuronas.fitness import KernelAccumulator, log_abs_det, spike_contribution
 from neuronas.plugin import manager
 from neuronas.snn.cell import edge_key
@@ -46,6 +47,7 @@ from neuronas.snn.network import (
     feature_sizes,
     make_part,
 )
+from neuronas.snn.neuron import LIF
 from neuronas.snn.ops import SpikingConv, per_step
 from neuronas.snn.space import CellSearchSpace
 
@@ -101,31 +103,6 @@ def shared_depth(first: Sequence[tuple], second: Sequence[tuple]) -> int:
     return depth
 
 
-def _is_plain_lif(node: BaseNode) -> bool:
-    return (
-        isinstance(node, LIFNode)
-        and node.step_mode == "m"
-        and node.decay_input
-        and node.v_reset is not None
-        and type(node).multi_step_forward is LIFNode.multi_step_forward
-    )
-
-
-def lif_steps(
-    x_seq: torch.Tensor, potential: torch.Tensor, tau: float, threshold: float, reset: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """SpikingJelly's hard-reset LIF over [T, ...] with the same float operations, without its
-    autograd wrapper and the arithmetic reset: h = v + (x - (v - reset)) / tau; spike = h >= threshold
-    (the same test as h - threshold >= 0 in IEEE arithmetic); v = reset where it spiked, else h."""
-    spikes = torch.empty_like(x_seq)
-    for step, x in enumerate(x_seq):
-        charged = potential + (x - (potential - reset)) / tau
-        fired = charged >= threshold
-        spikes[step] = fired
-        potential = charged.masked_fill_(fired, reset)
-    return spikes, potential
-
-
 @attrs.frozen
 class ReuseScorer:
     """Scores candidates like `CandidateScorer`, computing what consecutive candidates share once.
@@ -145,6 +122,8 @@ class ReuseScorer:
     batches: tuple[Any, ...]
     max_group: int = 256
     min_shared_nodes: int = 2
+    device: str = "cpu"
+    precision: str = "fp32"
 
     def _canonical(self, key: str) -> Architecture:
         return manager.get_component("space", self.space).check(Architecture.parse(key))
@@ -184,8 +163,15 @@ class ReuseScorer:
 
     def score_group(self, archs: Sequence[str]) -> list[tuple[float, float]]:
         """(score, seconds) per candidate, in order; seconds include the shared work it paid for."""
-        with torch.inference_mode():
-            return _GroupRun(self, [self._canonical(key) for key in archs]).run()
+        return list(self.iter_group(archs))
+
+    def iter_group(self, archs: Sequence[str]) -> Iterator[tuple[float, float]]:
+        """`score_group` one candidate at a time, each yielded as soon as it is scored."""
+        run = _GroupRun(self, [self._canonical(key) for key in archs])
+        for index in range(len(archs)):
+            with torch.inference_mode(), numerics(self.device, self.precision):
+                result = run.score_next(index)
+            yield result
 
     def __call__(self, arch: str) -> tuple[float, float]:
         return self.score_group([arch])[0]
@@ -203,23 +189,23 @@ class _GroupRun:
         self.macro = macros.pop()
         self.space: CellSearchSpace = manager.get_component("space", scorer.space)
         self.quantizer = manager.get_component("quantizer", scorer.quantizer)
-        self.batches: Batches = [torch.as_tensor(batch) for batch in scorer.batches]
+        self.batches: Batches = [torch.as_tensor(b).to(scorer.device) for b in scorer.batches]
         self.parts: dict[str, nn.Module] = {}
         self.cache: dict[tuple, dict[str, Any]] = {}
         self.signatures = [_node_signatures(arch) for arch in archs]
         self.uses = Counter(sig for sigs in self.signatures for sig in sigs)
 
-    def run(self) -> list[tuple[float, float]]:
-        results = []
-        for arch, signatures in zip(self.archs, self.signatures, strict=True):
-            started = time.perf_counter()
-            score = self.score(arch, signatures)
-            for signature in signatures:
-                self.uses[signature] -= 1
-                if not self.uses[signature]:
-                    self.cache.pop(signature, None)
-            results.append((score, time.perf_counter() - started))
-        return results
+    def score_next(self, index: int) -> tuple[float, float]:
+        """(score, seconds) of candidate ``index``; candidates must be scored in order, since
+        each drops the cached nodes that no later one needs."""
+        started = time.perf_counter()
+        signatures = self.signatures[index]
+        score = self.score(self.archs[index], signatures)
+        for signature in signatures:
+            self.uses[signature] -= 1
+            if not self.uses[signature]:
+                self.cache.pop(signature, None)
+        return score, time.perf_counter() - started
 
     # --- parts: built once per group with the seeded weights, then quantized like the network ---
 
@@ -229,22 +215,11 @@ class _GroupRun:
             self.quantizer.quantize(
                 module, self.scorer.weight_bits, rounding=self.scorer.rounding, seed=0
             )
-            self.parts[key] = module
+            self.parts[key] = module.to(self.scorer.device)
         return self.parts[key]
 
     def run_lif(self, lif: BaseNode, inputs: Batches) -> Batches:
         """A LIF layer over the R batches in order, its membrane carried or reset between them."""
-        if not _is_plain_lif(lif):
-            return self._run_module(lif, inputs)
-        outputs, potential = [], None
-        for index, x in enumerate(inputs):
-            if potential is None or (index and not self.scorer.carry_state):
-                potential = torch.full_like(x[0], lif.v_reset)
-            spikes, potential = lif_steps(x, potential, lif.tau, lif.v_threshold, lif.v_reset)
-            outputs.append(spikes)
-        return outputs
-
-    def _run_module(self, lif: BaseNode, inputs: Batches) -> Batches:
         lif.reset()
         outputs = []
         for index, x in enumerate(inputs):
@@ -256,7 +231,7 @@ class _GroupRun:
 
     def spiking(self, lif: BaseNode, inputs: Batches) -> tuple[Batches, list[torch.Tensor]]:
         spikes = self.run_lif(lif, inputs)
-        return spikes, [spike_contribution(s) for s in spikes]
+        return spikes, [spike_contribution(s, binary=isinstance(lif, LIF)) for s in spikes]
 
     # --- the forward pass, node by node ---
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from neuronas.arch import Architecture, Macro
 from neuronas.contracts import SearchContext
+from neuronas.devices import resolve_device
 from neuronas.errors import NoFeasibleArchitecture, UsageError
 from neuronas.folders import (
     PLAUSIBLE,
@@ -61,6 +62,8 @@ class SearchResult:
     least_violating: Evaluation | None
     resumed: bool
     run_dir: Path | None = None
+    #: the device the candidates were scored on (``config.device`` resolved)
+    device: str = "cpu"
 
     @property
     def feasible(self) -> bool:
@@ -94,6 +97,7 @@ class SearchResult:
             "search_time_s": self.search_time_s,
             "evaluation_time_s": self.evaluation_time_s,
             "resumed": self.resumed,
+            "device": self.device,
             "notes": list(self.notes),
             "config": self.config.to_dict(),
             "hardware_params": dict(self.hardware_params),
@@ -201,6 +205,8 @@ def run_search(
     run_dir = Path(run_dir)
     if resume and not run_dir.is_dir():
         raise UsageError(f"cannot resume {run_dir}: there is no such folder")
+    if not resume:
+        _check_names(config)  # before a run folder is made for a run that cannot start
     with locked(run_dir, "run"), resumable(resume_hint(run_dir)):
         config = _prepare_run_dir(config, run_dir, resume, overwrite)
         return _run(config, run_dir, resume)
@@ -212,10 +218,18 @@ def resume_hint(run_dir: Path) -> str:
     )
 
 
+def _check_names(config: SearchConfig) -> None:
+    """A UsageError for an unknown component name or device."""
+    resolve_device(config.device)
+    for kind in ("space", "strategy", "fitness", "quantizer", "hardware", "dataset", "executor"):
+        get_component(kind, getattr(config, kind))
+
+
 def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResult:
     from neuronas.data import sample_batches
 
     started = time.perf_counter()
+    device = resolve_device(config.device)
     space = get_component("space", config.space)
     strategy = get_component("strategy", config.strategy)
     fitness = get_component("fitness", config.fitness)
@@ -293,6 +307,8 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
         "init": config.init,
         "carry_state": config.carry_state,
         "batches": tuple(batches),
+        "device": device,
+        "precision": config.precision,
     }
     reuse_notes: tuple[str, ...] = ()
     blocker = None
@@ -319,7 +335,12 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
             check_arch=check_arch,
         )
         resumed_records = len(evaluator.history)
-        fire("neuronas_search_started", config=config, run_dir=run_dir)
+        fire(
+            "neuronas_search_started",
+            config=config,
+            run_dir=run_dir,
+            resumed=tuple(evaluator.history),
+        )
         context = SearchContext(
             evaluator=evaluator,
             space=space,
@@ -350,6 +371,7 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
         least_violating=evaluator.least_violating(),
         resumed=resumed_records > 0,
         run_dir=run_dir,
+        device=device,
     )
     if run_dir is not None:
         write_atomic(run_dir / "result.json", dumps(result.to_dict(), indent=2))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import torch
+from spikingjelly.activation_based import base
 from torch import nn
 
 from neuronas.arch import Cell
@@ -25,16 +26,19 @@ def back_edge_key(source: int, target: int) -> str:
     return f"b{source}_{target}"
 
 
-class CellModule(nn.Module):
+class CellModule(base.MemoryModule):
     """x_j = sum_{i<j} o_ij(u_i); returns the last node. Input [T, N, C, H, W].
 
     Without backward edges u_i = x_i and all timesteps run at once. With them, u_i = x_i + f_i, where
     f_i = sum_{j>i} b_ji(u_j) of the previous timestep (0 at the first), and the output node's u is
-    its x; edges run on one timestep [1, N, ...] at a time, their neurons keeping their state.
+    its x; edges run on one timestep [1, N, ...] at a time, their neurons keeping their state. The
+    feedback of the last timestep is kept (a memory, cleared by ``reset_net``), so feeding the
+    cell one timestep per call gives what one call with all of them gives.
     """
 
     def __init__(self, cell: Cell, width: int, ops: Mapping[str, OpSpec]) -> None:
         super().__init__()
+        self.register_memory("feedback", None)
         self.cell = cell
         self.edges = nn.ModuleDict(
             {edge_key(i, j): ops[op].make(width) for i, j, op in cell.items()}
@@ -73,12 +77,13 @@ class CellModule(nn.Module):
         return nodes[-1]
 
     def _forward_in_time(self, x: torch.Tensor) -> torch.Tensor:
-        feedback: list[torch.Tensor | None] = [None] * (self.cell.nodes - 1)
+        feedback = self.feedback or [None] * (self.cell.nodes - 1)
         outputs = []
         for x_t in x.split(1):
             output, feedback = self._step(x_t, feedback)
             outputs.append(output)
-        return torch.cat(outputs)
+        self.feedback = feedback
+        return torch.cat(outputs) if len(outputs) > 1 else outputs[0]
 
     def _step(
         self, x_t: torch.Tensor, feedback: list[torch.Tensor | None]

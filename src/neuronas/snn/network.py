@@ -138,11 +138,23 @@ class Classifier(nn.Module):
         return self.out(self.lif(self.hidden_current(x)))
 
 
+#: Values per timestep (N x C x H x W after the stem) from which scoring steps through time.
+STEP_THROUGH_TIME_FROM = 2**20
+
+
 class SpikingNetwork(nn.Module):
     """The macro network; forward takes [N, C, H, W] and returns logits [N, classes].
 
     Reset the neurons between sequences with ``spikingjelly.activation_based.functional.reset_net``.
+    ``step_through_time``: run the network one timestep at a time, as SNASNet's does (every layer
+    holds one timestep's activations instead of all T; the same spikes), rather than all timesteps
+    at once. ``None`` (the default) steps where it pays: without gradients and with large
+    activations (at least `STEP_THROUGH_TIME_FROM` values per timestep after the stem). Measured on
+    a CPU: at width 128, 3x32x32, S = 64 stepping scored a candidate 11% faster in 39% less peak
+    memory; at width 8 on 8x8 digits it was 1.3-1.8x slower (per-call overhead).
     """
+
+    step_through_time: bool | None = None
 
     def __init__(self, arch: Architecture, ops: Mapping[str, OpSpec]) -> None:
         super().__init__()
@@ -165,12 +177,24 @@ class SpikingNetwork(nn.Module):
                 f"network input has shape {tuple(x.shape)}; expected [N, {', '.join(map(str, expected))}]"
             )
         static = self.stem(x)
-        x = static.unsqueeze(0).repeat(macro.timesteps, 1, 1, 1, 1)
-        x = self.cell_b(self.downsample(self.cell_a(x)))
-        outputs = self.classifier(self.head(x).flatten(2))
+        self.cell_a.feedback = self.cell_b.feedback = None  # every sequence starts without any
+        step = self.step_through_time
+        if step is None:
+            step = not torch.is_grad_enabled() and static.numel() >= STEP_THROUGH_TIME_FROM
+        if step:
+            outputs = torch.cat(
+                [self.after_stem(static.unsqueeze(0)) for _ in range(macro.timesteps)]
+            )
+        else:
+            outputs = self.after_stem(static.unsqueeze(0).repeat(macro.timesteps, 1, 1, 1, 1))
         steps, batch = outputs.shape[:2]
         per_class = outputs.view(steps, batch, macro.num_classes, macro.population).mean(-1)
         return per_class.mean(0)
+
+    def after_stem(self, x: torch.Tensor) -> torch.Tensor:
+        """The classifier's outputs [T', N, k*classes] for the stem output of T' timesteps."""
+        x = self.cell_b(self.downsample(self.cell_a(x)))
+        return self.classifier(self.head(x).flatten(2))
 
     def init_parts(self) -> Iterator[tuple[str, nn.Module]]:
         """(key, part) for every part whose place fixes its initial weights; edges name their op."""

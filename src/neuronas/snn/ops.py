@@ -41,9 +41,42 @@ class TimeBatchNorm2d(nn.BatchNorm2d):
         normalise = super().forward
         if x.dim() != 5:
             return normalise(x)
-        if self.per_step and (self.training or not self.track_running_stats):
+        if not (self.per_step and (self.training or not self.track_running_stats)):
+            return per_step(normalise, x)
+        if torch.is_grad_enabled() or self.weight is None or x.dtype != self.weight.dtype:
             return torch.stack([normalise(step) for step in x])
-        return per_step(normalise, x)
+        return self._normalise_steps_into(x)
+
+    def _normalise_steps_into(self, x: torch.Tensor) -> torch.Tensor:
+        """What ``torch.stack([normalise(step) for step in x])`` computes, running statistics
+        included (the same kernel, T calls), written straight into one [T, ...] tensor."""
+        out = torch.empty_like(x, memory_format=torch.contiguous_format)
+        save_mean = x.new_empty(x.shape[2])
+        save_invstd = x.new_empty(x.shape[2])
+        tracking = self.training and self.track_running_stats
+        for step, target in zip(x, out, strict=True):
+            factor = 0.0
+            if tracking:
+                self.num_batches_tracked.add_(1)
+                factor = (
+                    1.0 / float(self.num_batches_tracked)
+                    if self.momentum is None
+                    else self.momentum
+                )
+            torch.ops.aten.native_batch_norm.out(
+                step,
+                self.weight,
+                self.bias,
+                self.running_mean if tracking else None,
+                self.running_var if tracking else None,
+                True,
+                factor,
+                self.eps,
+                out=target,
+                save_mean=save_mean,
+                save_invstd=save_invstd,
+            )
+        return out
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, per_step={self.per_step}"
