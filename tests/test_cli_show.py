@@ -31,7 +31,8 @@ def test_show_prints_equations_layers_and_memory():
 
 
 def test_show_json_with_classifier_and_a_single_cell():
-    result = invoke(CELL, "--include-classifier", "--json")
+    # a 3x32x32 dataset (only its input shape and classes are read; no files are needed)
+    result = invoke(CELL, "--dataset", "cifar10", "--include-classifier", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["architecture"].startswith(f"a={CELL};b={CELL};width=128")
@@ -73,3 +74,21 @@ def test_show_errors_are_user_errors(args, error, message):
     result = invoke(*args)
     assert result.exit_code == error.exit_code
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_show_and_cost_read_a_bare_cell_as_a_search_would():
+    """The same parser everywhere: a search's width 128 and the dataset's input and classes."""
+    shown = json.loads(invoke(CELL, "--json").output)
+    assert shown["architecture"].endswith("input=1x8x8;classes=10;hidden=1024;population=10;"
+                                           "stem_stride=1;bn=per-step;dropout=0.0;init=pytorch")  # fmt: skip
+    plugin.reset()
+    cost = CliRunner().invoke(build_cli(), ["cost", CELL, "--json"])
+    assert cost.exit_code == 0, cost.output
+    costed = json.loads(cost.output)
+    assert costed["params"] == shown["memory_cost"]
+    assert costed["hardware_params"]["weight_bits"] == 8  # a search's precision, also for spikesim
+    plugin.reset()
+    spikesim = CliRunner().invoke(build_cli(), ["cost", CELL, "--hardware", "spikesim", "--json"])
+    assert json.loads(spikesim.output)["hardware_params"]["weight_bits"] == 8
+    snasnet = json.loads(invoke(CELL, "--space", "snasnet", "--json").output)
+    assert snasnet["architecture"].endswith(";dropout=0.5;init=snasnet")

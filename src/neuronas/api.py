@@ -5,52 +5,84 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from neuronas.arch import Architecture, LayerShape
+from neuronas.arch import Architecture, Cell, LayerShape
 from neuronas.contracts import HardwareCost
 from neuronas.plugin import get_component, guard
+from neuronas.search.config import SearchConfig, macro_for
+
+#: What a search uses when not told otherwise, which every command and function here shares.
+DEFAULTS = SearchConfig()
 
 
-def _architecture(arch: Architecture | str) -> Architecture:
-    return Architecture.parse(arch) if isinstance(arch, str) else arch
+def parse_architecture(
+    text: str, space: str = DEFAULTS.space, dataset: str = DEFAULTS.dataset
+) -> Architecture:
+    """What every command makes of an architecture given on the command line or to the API.
 
-
-def build_model(arch: Architecture | str, space: str = "neuronas-3op", seed: int | None = None):
-    """A freshly initialised network for ``arch`` (an ``Architecture`` or its string)."""
+    ``text`` is an architecture string (``a=<cell>;b=<cell>[;key=value...]``) or one cell string,
+    then used as both A and B. Macro keys the text leaves out take the values a search would use:
+    `SearchConfig`'s sizes, ``dataset``'s input and classes, ``space``'s dropout and
+    initialisation. So ``neuronas show``, ``cost``, ``train --arch`` and the functions here agree.
+    """
     component = get_component("space", space)
-    return guard.call("space", component, "build", _architecture(arch), seed=seed)
+    data = get_component("dataset", dataset)
+    defaults = macro_for(DEFAULTS, component, data.input_shape, data.num_classes)
+    if "=" in text:
+        return Architecture.parse(text, defaults)
+    cell = Cell.parse(text)
+    return Architecture(cell, cell, defaults)
+
+
+def _architecture(arch: Architecture | str, space: str, dataset: str) -> Architecture:
+    return parse_architecture(arch, space, dataset) if isinstance(arch, str) else arch
+
+
+def build_model(
+    arch: Architecture | str,
+    space: str = DEFAULTS.space,
+    seed: int | None = None,
+    dataset: str = DEFAULTS.dataset,
+):
+    """A freshly initialised network for ``arch`` (an ``Architecture`` or a string)."""
+    component = get_component("space", space)
+    architecture = _architecture(arch, space, dataset)
+    return guard.call("space", component, "build", architecture, seed=seed)
 
 
 def layer_shapes(
-    arch: Architecture | str, space: str = "neuronas-3op", include_classifier: bool = False
+    arch: Architecture | str,
+    space: str = DEFAULTS.space,
+    include_classifier: bool = False,
+    dataset: str = DEFAULTS.dataset,
 ) -> list[LayerShape]:
     """The weight layers a hardware model maps for ``arch``."""
     component = get_component("space", space)
+    architecture = _architecture(arch, space, dataset)
     return guard.call(
-        "space",
-        component,
-        "layer_shapes",
-        _architecture(arch),
-        include_classifier=include_classifier,
+        "space", component, "layer_shapes", architecture, include_classifier=include_classifier
     )
 
 
 def estimate_cost(
     arch: Architecture | str | Sequence[LayerShape],
-    hardware: str = "spikeflow",
+    hardware: str = DEFAULTS.hardware,
     params: Mapping[str, Any] | None = None,
-    space: str = "neuronas-3op",
+    space: str = DEFAULTS.space,
     include_classifier: bool = False,
+    dataset: str = DEFAULTS.dataset,
 ) -> HardwareCost:
     """Area, latency and energy of an architecture (string or object) or a raw layer list.
 
-    For an architecture, the hardware model's ``timesteps`` default to the architecture's; ``params``
-    override any hardware parameter (e.g. ``{"weight_bits": 8, "crossbar_size": 128}``).
+    For an architecture the hardware model gets its ``timesteps`` and a search's default weight
+    precision (``weight_bits`` 8), as a search passes them; ``params`` override any hardware
+    parameter (e.g. ``{"weight_bits": 4, "crossbar_size": 128}``).
     """
     model = get_component("hardware", hardware)
     overrides: dict[str, Any] = {}
     if isinstance(arch, Architecture | str):
-        architecture = _architecture(arch)
+        architecture = _architecture(arch, space, dataset)
         overrides["timesteps"] = architecture.macro.timesteps
+        overrides["weight_bits"] = DEFAULTS.weight_bits
         layers = layer_shapes(architecture, space, include_classifier)
     else:
         layers = list(arch)

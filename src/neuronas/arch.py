@@ -319,8 +319,9 @@ class Architecture:
         return self.to_string()
 
     @classmethod
-    def parse(cls, text: str) -> Architecture:
-        """Parse an architecture string; omitted macro keys take their defaults."""
+    def parse(cls, text: str, defaults: Macro | None = None) -> Architecture:
+        """Parse an architecture string; omitted macro keys take the values of ``defaults``
+        (``Macro()`` when not given)."""
         fields: dict[str, str] = {}
         parts = [p for p in text.strip().split(";") if p.strip()]
         for position, part in enumerate(parts, start=1):
@@ -385,7 +386,7 @@ class Architecture:
             except ArchitectureSyntaxError as error:
                 raise ArchitectureSyntaxError(f"in cell {label} ({key}=...): {error}") from None
         try:
-            macro = Macro(**macro_kwargs)
+            macro = attrs.evolve(defaults or Macro(), **macro_kwargs)
         except ArchitectureSyntaxError as error:
             raise ArchitectureSyntaxError(f"architecture string: {error}") from None
         return cls(cells["a"], cells["b"], macro)

@@ -134,8 +134,21 @@ def plugins_command(show_all: bool, as_json: bool) -> None:
 def list_command(kind: str, as_json: bool) -> None:
     """List the components of one KIND with a one-line description each.
 
-    KIND is one of: space, fitness, quantizer, hardware, strategy, dataset, executor.
+    KIND is one of: space, fitness, quantizer, hardware, strategy, dataset, executor; `kinds`
+    lists the kinds themselves.
     """
+    if kind == "kinds":
+        kinds = [{"kind": k, "hook": hook, "what": label} for k, (hook, _p, label) in KINDS.items()]
+        if as_json:
+            print_json(kinds)
+            return
+        table = Table(title="component kinds")
+        for column in ("kind", "what", "hook"):
+            table.add_column(column)
+        for row in kinds:
+            table.add_row(row["kind"], row["what"], row["hook"])
+        console.print(table)
+        return
     kind = canonical_kind(kind)
     registry = manager.get_host().registry
     entries = list(registry.entries(kind))

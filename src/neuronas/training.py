@@ -595,12 +595,17 @@ class TrainResult:
         return self.out_dir / CHECKPOINT_NAME
 
 
-def load_splits(config: TrainConfig, data_dir: str | None) -> tuple[Dataset, DataSplit, DataSplit]:
+def load_split(config: TrainConfig, data_dir: str | None, split: str) -> DataSplit:
+    """One split of the config's dataset, checked against the architecture."""
     dataset = get_component("dataset", config.dataset)
     check_matches_dataset(config.architecture, dataset)
     root = Path(data_dir) if data_dir else None
-    train_split = guard.call("dataset", dataset, "load", root, "train")
-    return dataset, train_split, guard.call("dataset", dataset, "load", root, "test")
+    return guard.call("dataset", dataset, "load", root, split)
+
+
+def load_splits(config: TrainConfig, data_dir: str | None) -> tuple[Dataset, DataSplit, DataSplit]:
+    dataset = get_component("dataset", config.dataset)
+    return dataset, load_split(config, data_dir, "train"), load_split(config, data_dir, "test")
 
 
 def _to_device(split: DataSplit, device: torch.device) -> DataSplit:
@@ -854,7 +859,7 @@ def evaluate_checkpoint(
         check_bits(weight_bits)
     checkpoint = load_checkpoint(path)
     config: TrainConfig = checkpoint["config"]
-    _dataset, _train, test_split = load_splits(config, data_dir or config.data_dir)
+    test_split = load_split(config, data_dir or config.data_dir, "test")
     bits = weight_bits if weight_bits is not None else config.weight_bits
     target = resolve_device(device, Distributed())
     tested = network_at(config, checkpoint["model"], bits, checkpoint["path"]).to(target)

@@ -11,7 +11,8 @@ import click
 from rich.table import Table
 
 import neuronas.plugin
-from neuronas.arch import Architecture, LayerShape
+from neuronas.api import DEFAULTS, parse_architecture
+from neuronas.arch import LayerShape
 from neuronas.cli import console, print_json
 from neuronas.contracts import HardwareCost
 from neuronas.errors import UsageError
@@ -185,11 +186,21 @@ def _print_cost(cost: HardwareCost) -> None:
 @click.option(
     "--space",
     "space_name",
-    default="neuronas-3op",
+    default=DEFAULTS.space,
     show_default=True,
     help="Search space that turns ARCH into layers.",
 )
-@click.option("--weight-bits", type=click.IntRange(min=1), help="Weight precision in bits.")
+@click.option(
+    "--dataset",
+    default=DEFAULTS.dataset,
+    show_default=True,
+    help="Dataset whose input and classes fill what ARCH leaves out.",
+)
+@click.option(
+    "--weight-bits",
+    type=click.IntRange(min=1),
+    help=f"Weight precision in bits [default: {DEFAULTS.weight_bits} for ARCH, as a search]",
+)
 @click.option(
     "--set",
     "assignments",
@@ -210,17 +221,19 @@ def cost_command(
     layers_file: Path | None,
     hardware_name: str,
     space_name: str,
+    dataset: str,
     weight_bits: int | None,
     assignments: tuple[str, ...],
     config_file: Path | None,
     include_classifier: bool,
     as_json: bool,
 ) -> None:
-    """Area, latency and energy of ARCH (an architecture string) or of --layers FILE.json.
+    """Area, latency and energy of ARCH or of --layers FILE.json.
 
-    Parameters are resolved in this order, later winning: the model's defaults, the timesteps of
-    ARCH (or the "params" of the layer file), --config, --weight-bits, --set. So
-    `--set timesteps=N` overrides the architecture's own timesteps.
+    ARCH is an architecture string or one cell string (used as cells A and B), read as `neuronas
+    show` reads it. Parameters are resolved in this order, later winning: the model's defaults,
+    the timesteps of ARCH and a search's weight bits (or the "params" of the layer file),
+    --config, --weight-bits, --set. So `--set timesteps=N` overrides the architecture's own.
     """
     if (arch is None) == (layers_file is None):
         raise UsageError("give exactly one of ARCH or --layers FILE.json")
@@ -229,10 +242,13 @@ def cost_command(
     if layers_file is not None:
         layers, overrides = layers_from_json(layers_file)
     else:
-        architecture = Architecture.parse(arch)
+        architecture = parse_architecture(arch, space_name, dataset)
         space = neuronas.plugin.get_component("space", space_name)
-        layers = space.layer_shapes(architecture, include_classifier=include_classifier)
+        layers = guard.call(
+            "space", space, "layer_shapes", architecture, include_classifier=include_classifier
+        )
         overrides["timesteps"] = architecture.macro.timesteps
+        overrides["weight_bits"] = DEFAULTS.weight_bits
     if config_file is not None:
         overrides.update(load_toml(config_file))
     if weight_bits is not None:

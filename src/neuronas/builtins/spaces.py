@@ -9,7 +9,8 @@ import attrs
 import click
 from rich.table import Table
 
-from neuronas.arch import Architecture, Cell
+from neuronas.api import DEFAULTS, parse_architecture
+from neuronas.arch import Cell
 from neuronas.plugin import get_component, guard, hookimpl
 from neuronas.snn import CellSearchSpace, count_parameters, memory_cost
 
@@ -50,14 +51,6 @@ def neuronas_register_search_spaces(register: Any) -> None:
         register(space)
 
 
-def parse_arch_or_cell(text: str) -> Architecture:
-    """A full architecture string, or one cell string used as both A and B (default macro)."""
-    if "=" in text:
-        return Architecture.parse(text)
-    cell = Cell.parse(text)
-    return Architecture(cell, cell)
-
-
 def cell_equations(cell: Cell) -> list[str]:
     """One line per node, e.g. ``x2 = conv3x3(x0) + skip(x1)``; zero edges are left out. With
     backward edges, node inputs are u_i = x_i + f_i and each feedback f_i gets a line."""
@@ -81,22 +74,31 @@ def cell_equations(cell: Cell) -> list[str]:
 @click.option(
     "--space",
     "space_name",
-    default="neuronas-3op",
+    default=DEFAULTS.space,
     show_default=True,
     help="Search space that builds the cells.",
 )
+@click.option(
+    "--dataset",
+    default=DEFAULTS.dataset,
+    show_default=True,
+    help="Dataset whose input and classes fill what ARCH leaves out.",
+)
 @click.option("--include-classifier", is_flag=True, help="Also map the classifier's linear layers.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_command(arch_text: str, space_name: str, include_classifier: bool, as_json: bool) -> None:
+def show_command(
+    arch_text: str, space_name: str, dataset: str, include_classifier: bool, as_json: bool
+) -> None:
     """Show an architecture: its cells as equations, its weight layers and its memory cost.
 
     ARCH is an architecture string ('a=<cell>;b=<cell>;width=..') or one cell string
-    ('|conv3x3~0|+|skip~0|conv3x3~1|+|...|'), then used as both cell A and cell B.
+    ('|conv3x3~0|+|skip~0|conv3x3~1|+|...|'), then used as both cell A and cell B. What it leaves
+    out is what `neuronas run` would use (width 128, the dataset's input and classes, ...).
     """
     from neuronas.cli import console, print_json
 
     space = get_component("space", space_name)
-    arch = parse_arch_or_cell(arch_text)
+    arch = parse_architecture(arch_text, space_name, dataset)
     layers = space.layer_shapes(arch, include_classifier=include_classifier)
     params = count_parameters(guard.call("space", space, "build", arch, seed=0))
     canonical = getattr(space, "canonical", lambda cell: cell)

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from neuronas.api import DEFAULTS, parse_architecture
 from neuronas.errors import UsageError, interrupted_exit_code
 from neuronas.folders import read_json
 from neuronas.plugin import hookimpl
@@ -200,6 +202,14 @@ _RESUMED_OPTIONS = (
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for everything random.")
 @click.option(
+    "--threads",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Torch threads (per process under torchrun). One never oversubscribes a shared machine; "
+    "more help large networks on idle cores.",
+)
+@click.option(
     "--device",
     type=click.Choice(["cpu", "cuda"]),
     default="cpu",
@@ -227,6 +237,7 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
     from neuronas.cli import console, err_console, print_json, refuse_options_with_resume
 
     as_json = options.pop("as_json")
+    torch.set_num_threads(options.pop("threads"))
     resume = options.pop("resume")
     device = options.pop("device")
     out_dir = options.pop("out") or (
@@ -288,11 +299,14 @@ def _config_from_options(
         from_run = read_run_folder(run_dir)
     elif options["arch"] is None:
         raise UsageError("nothing to train: give a run folder (RUN_DIR) or --arch STRING")
+    dataset = options["dataset"] or from_run.get("dataset") or DEFAULTS.dataset
+    space = options["space"] or from_run.get("space") or DEFAULTS.space
+    arch = from_run.get("arch") or parse_architecture(options["arch"], space, dataset).to_string()
     return TrainConfig(
-        arch=options["arch"] or from_run["arch"],
-        dataset=options["dataset"] or from_run.get("dataset") or "digits",
+        arch=arch,
+        dataset=dataset,
         data_dir=data_dir or from_run.get("data_dir"),
-        space=options["space"] or from_run.get("space") or "neuronas-3op",
+        space=space,
         epochs=options["epochs"],
         batch_size=options["batch_size"],
         lr=options["lr"],

@@ -43,7 +43,7 @@ def canonical_kind(kind: str) -> str:
     """Map a kind as a user may type it ('spaces', 'strategies') to its registry key."""
     key = _ALIASES.get(kind, kind)
     if key not in KINDS:
-        raise UnknownComponentError("component kind", kind, KINDS)
+        raise UnknownComponentError("component kind", kind, [*KINDS, "kinds"])
     return key
 
 

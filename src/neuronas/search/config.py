@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 
-from neuronas.arch import BATCHNORM_MODES, WEIGHT_INITS
+from neuronas.arch import BATCHNORM_MODES, WEIGHT_INITS, Macro
 from neuronas.devices import PRECISIONS
 from neuronas.errors import UsageError
 
@@ -77,6 +77,33 @@ class Budgets:
             if limit is not None:
                 result[budget] = (costs[COST_KEYS[budget]] - limit) / limit
         return result
+
+
+#: Inputs this large (TinyImageNet) get a stride-2 stem, as in SNASNet.
+STEM_STRIDE_FROM = 64
+
+
+def macro_for(
+    options: Any, space: Any, input_shape: tuple[int, int, int], num_classes: int
+) -> Macro:
+    """The network every candidate of a search (or a study) shares: the options' sizes and
+    network settings (``options`` has width, timesteps, hidden, population, dropout, weight_init and
+    optionally batchnorm, as `SearchConfig` does), the data's input and classes, and the search
+    space's own dropout and initialisation where the options leave them to it."""
+    channels, size, _ = tuple(input_shape)
+    return Macro(
+        width=options.width,
+        timesteps=options.timesteps,
+        in_channels=channels,
+        input_size=size,
+        num_classes=num_classes,
+        hidden=options.hidden,
+        population=options.population,
+        stem_stride=2 if size >= STEM_STRIDE_FROM else 1,
+        batchnorm=getattr(options, "batchnorm", "per-step"),
+        dropout=options.dropout if options.dropout is not None else getattr(space, "dropout", 0.0),
+        weight_init=options.weight_init or getattr(space, "weight_init", "pytorch"),
+    )
 
 
 def _choice(choices: tuple[str, ...], optional: bool = False):

@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from neuronas.arch import Architecture, Macro
+from neuronas.arch import Architecture
 from neuronas.contracts import SearchContext
 from neuronas.devices import resolve_device
 from neuronas.errors import NoFeasibleArchitecture, UsageError
@@ -32,7 +32,7 @@ from neuronas.folders import (
     write_atomic,
 )
 from neuronas.plugin import fire, get_component, guard
-from neuronas.search.config import BUDGET_NAMES, SearchConfig
+from neuronas.search.config import BUDGET_NAMES, SearchConfig, macro_for
 from neuronas.search.evaluator import (
     CandidateScorer,
     Evaluation,
@@ -41,8 +41,6 @@ from neuronas.search.evaluator import (
 )
 from neuronas.search.journal import Journal
 from neuronas.search.reuse import ReuseScorer, reuse_blocker
-
-STEM_STRIDE_FROM = 64  # inputs this large (TinyImageNet) get a stride-2 stem, as in SNASNet
 
 
 @attrs.frozen
@@ -252,20 +250,7 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
     split = guard.call(
         "dataset", dataset, "load", Path(config.data_dir) if config.data_dir else None, "train"
     )
-    channels, size, _ = tuple(split.images.shape[1:])
-    macro = Macro(
-        width=config.width,
-        timesteps=config.timesteps,
-        in_channels=channels,
-        input_size=size,
-        num_classes=split.num_classes,
-        hidden=config.hidden,
-        population=config.population,
-        stem_stride=2 if size >= STEM_STRIDE_FROM else 1,
-        batchnorm=config.batchnorm,
-        dropout=config.dropout if config.dropout is not None else getattr(space, "dropout", 0.0),
-        weight_init=config.weight_init or getattr(space, "weight_init", "pytorch"),
-    )
+    macro = macro_for(config, space, tuple(split.images.shape[1:]), split.num_classes)
     batches = sample_batches(
         split,
         config.fitness_batch,

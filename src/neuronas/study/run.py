@@ -24,9 +24,9 @@ from neuronas.arch import Architecture, Macro
 from neuronas.errors import UsageError
 from neuronas.folders import locked, read_json, resumable, write_atomic
 from neuronas.plugin import get_component
+from neuronas.search.config import macro_for
 from neuronas.search.evaluator import CandidateScorer, derive_seed, score_to_json
 from neuronas.search.journal import Journal
-from neuronas.search.run import STEM_STRIDE_FROM
 from neuronas.study.config import StudyConfig, column_name
 
 CONFIG_NAME = "config.json"
@@ -131,22 +131,6 @@ class StudyTrainer:
         }
 
 
-def study_macro(config: StudyConfig, dataset: Any, space: Any) -> Macro:
-    channels, size, _ = tuple(dataset.input_shape)
-    return Macro(
-        width=config.width,
-        timesteps=config.timesteps,
-        in_channels=channels,
-        input_size=size,
-        num_classes=dataset.num_classes,
-        hidden=config.hidden,
-        population=config.population,
-        stem_stride=2 if size >= STEM_STRIDE_FROM else 1,
-        dropout=config.dropout if config.dropout is not None else getattr(space, "dropout", 0.0),
-        weight_init=config.weight_init or getattr(space, "weight_init", "pytorch"),
-    )
-
-
 def draw_architectures(config: StudyConfig, macro: Macro) -> list[str]:
     """``config.archs`` distinct architectures: drawn from the space, or from a run's journal."""
     rng = np.random.default_rng(derive_seed(config.seed, "study-architectures"))
@@ -197,7 +181,9 @@ def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyCon
     get_component("executor", config.executor)
     for metric in config.metrics:
         get_component("fitness", metric)
-    archs = draw_architectures(config, study_macro(config, dataset, space))
+    archs = draw_architectures(
+        config, macro_for(config, space, dataset.input_shape, dataset.num_classes)
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps({"config": config.to_dict(), "architectures": archs}, indent=2))
     return config, archs
