@@ -20,7 +20,7 @@ from rich.table import Table
 
 import neuronas.fitness as fitness
 from neuronas.arch import Architecture, Macro
-from neuronas.cli import console
+from neuronas.console import console
 from neuronas.plugin import get_component
 
 NETWORKS = {

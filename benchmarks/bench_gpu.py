@@ -28,7 +28,7 @@ from rich.table import Table
 from scipy.stats import kendalltau
 
 from neuronas.arch import Architecture, Macro
-from neuronas.cli import console
+from neuronas.console import console
 from neuronas.devices import numerics, resolve_device
 from neuronas.plugin import get_component
 from neuronas.search.evaluator import CandidateScorer

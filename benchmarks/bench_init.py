@@ -22,7 +22,7 @@ from rich.table import Table
 from scipy.stats import kendalltau
 
 from neuronas.arch import Architecture, Macro
-from neuronas.cli import console
+from neuronas.console import console
 from neuronas.data import sample_batches
 from neuronas.fitness import HammingLogDet, lif_layers
 from neuronas.plugin import get_component

@@ -20,7 +20,7 @@ import torch
 from rich.table import Table
 
 from neuronas.arch import Architecture, Macro
-from neuronas.cli import console
+from neuronas.console import console
 from neuronas.plugin import get_component
 from neuronas.search.config import SearchConfig
 from neuronas.search.evaluator import CandidateScorer

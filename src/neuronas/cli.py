@@ -6,7 +6,6 @@ usage errors, 3 when no candidate is feasible); other exceptions are bugs and ke
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
@@ -16,17 +15,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 import neuronas
+from neuronas.console import console, err_console, print_json
 from neuronas.errors import NeuronasError, Terminated, UnknownComponentError, UsageError
 from neuronas.plugin import manager
 from neuronas.plugin.guard import ComponentError
 from neuronas.plugin.registry import KINDS, canonical_kind
-
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -53,11 +49,6 @@ def refuse_options_with_resume(ctx: click.Context, names: Iterable[str], saved_i
             f"--resume uses the options saved in {saved_in}; do not combine it with "
             + ", ".join("--" + name.replace("_", "-") for name in given)
         )
-
-
-def print_json(data: Any) -> None:
-    """Machine-readable output on stdout, nothing else."""
-    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def debugging(flag: bool = False) -> bool:

@@ -610,19 +610,22 @@ def iter_batches(
     batch_size: int,
     generator: torch.Generator | int | None = None,
     drop_last: bool = False,
+    order: torch.Tensor | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """(images, labels) mini-batches covering the split once: shuffled by ``generator``, in order
-    when it is None. For training and evaluation loops."""
+    """(images, labels) mini-batches of the images ``order`` lists (default: the whole split once,
+    shuffled by ``generator``, in order when it is None), on the split's device. For training and
+    evaluation loops."""
     if batch_size < 1:
         raise UsageError(f"batch size must be at least 1, got {batch_size}")
-    total = len(split.labels)
-    if generator is None:
-        order = torch.arange(total)
-    else:
-        order = torch.randperm(total, generator=_as_generator(generator))
-    stop = total - total % batch_size if drop_last else total
+    if order is None:
+        total = len(split.labels)
+        if generator is None:
+            order = torch.arange(total)
+        else:
+            order = torch.randperm(total, generator=_as_generator(generator))
+    stop = len(order) - len(order) % batch_size if drop_last else len(order)
     for start in range(0, stop, batch_size):
-        chosen = order[start : start + batch_size]
+        chosen = order[start : start + batch_size].to(split.images.device)
         yield split.images[chosen], split.labels[chosen]
 
 

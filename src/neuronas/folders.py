@@ -22,7 +22,7 @@ import fcntl
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +114,17 @@ def resumable(hint: str) -> Iterator[None]:
         raise
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file: a crash leaves the old file or the new."""
+def replace_atomically(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` a temporary file, then move it over ``path``: a crash leaves the old or the new."""
     temporary = path.with_name(path.name + ".tmp")
     with writing(path):
-        temporary.write_text(text)
+        write(temporary)
         os.replace(temporary, path)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (`replace_atomically`)."""
+    replace_atomically(path, lambda temporary: temporary.write_text(text))
 
 
 def dumps(data: Any, **options: Any) -> str:

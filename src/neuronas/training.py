@@ -17,7 +17,6 @@ process trains on its own shard of each epoch and only rank 0 writes files.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import pickle
@@ -38,9 +37,11 @@ from neuronas import data
 from neuronas.arch import Architecture
 from neuronas.contracts import Dataset, DataSplit
 from neuronas.errors import ArchitectureSyntaxError, UsageError
-from neuronas.folders import dumps, locked, resumable, write_atomic, writing
+from neuronas.folders import dumps, locked, replace_atomically, resumable, write_atomic
 from neuronas.plugin import get_component, guard
 from neuronas.quantization import check_bits, post_training_quantize, prepare_qat
+from neuronas.search.config import DEFAULT_SPACE
+from neuronas.seeds import derive_seed
 from neuronas.snn import free_dropout
 
 CHECKPOINT_FORMAT = "neuronas-checkpoint"
@@ -93,7 +94,7 @@ class TrainConfig:
     arch: str = attrs.field(converter=lambda text: Architecture.parse(text).to_string())
     dataset: str = "digits"
     data_dir: str | None = None
-    space: str = "neuronas-3op"
+    space: str = DEFAULT_SPACE
     epochs: int = attrs.field(default=200, validator=_positive_int)
     batch_size: int = attrs.field(default=64, validator=_positive_int)
     lr: float = attrs.field(default=0.1, converter=float, validator=_non_negative)
@@ -302,17 +303,12 @@ def shard(indices: torch.Tensor, dist: Distributed, pad: bool) -> torch.Tensor:
 # --- RNG state -----------------------------------------------------------------------------------
 
 
-def _seed_from(*parts: object) -> int:
-    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
-
-
 def seed_everything(seed: int) -> torch.Generator:
     """Seed torch, numpy and python; return the data generator (shuffling and augmentation)."""
-    torch.manual_seed(_seed_from(seed, "torch"))
-    np.random.seed(_seed_from(seed, "numpy") % 2**32)
-    random.seed(_seed_from(seed, "python"))
-    return torch.Generator().manual_seed(_seed_from(seed, "data"))
+    torch.manual_seed(derive_seed(seed, "torch"))
+    np.random.seed(derive_seed(seed, "numpy") % 2**32)
+    random.seed(derive_seed(seed, "python"))
+    return torch.Generator().manual_seed(derive_seed(seed, "data"))
 
 
 def rng_state(data_generator: torch.Generator) -> dict[str, Any]:
@@ -360,10 +356,7 @@ def restore_rng_state(state: Mapping[str, Any], data_generator: torch.Generator)
 
 def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
     """Write atomically: a crash leaves either the previous checkpoint or the new one."""
-    temporary = path.with_name(path.name + ".tmp")
-    with writing(path):
-        torch.save(dict(payload), temporary)
-        os.replace(temporary, path)
+    replace_atomically(path, lambda temporary: torch.save(dict(payload), temporary))
 
 
 _REQUIRED_KEYS = ("arch", "config", "epoch", "model", "optimizer", "scheduler", "metrics", "rng")
@@ -526,14 +519,6 @@ class SpikeCounter:
             handle.remove()
 
 
-def _batches(
-    split: DataSplit, order: torch.Tensor, batch_size: int
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    for start in range(0, len(order), batch_size):
-        chosen = order[start : start + batch_size].to(split.images.device)
-        yield split.images[chosen], split.labels[chosen]
-
-
 @torch.no_grad()
 def evaluate_split(
     model: nn.Module,
@@ -549,7 +534,7 @@ def evaluate_split(
     totals = torch.zeros(3, dtype=torch.float64, device=device)
     order = shard(torch.arange(len(split.labels)), dist, pad=False)
     try:
-        for images, labels in _batches(split, order, batch_size):
+        for images, labels in data.iter_batches(split, batch_size, order=order):
             logits = model(images)
             functional.reset_net(model)
             totals[0] += nn.functional.cross_entropy(logits, labels, reduction="sum")
@@ -720,12 +705,12 @@ def _train(
             dist,
             pad=True,
         )
-        augment_generator = torch.Generator().manual_seed(_seed_from(epoch_seed, dist.rank))
+        augment_generator = torch.Generator().manual_seed(derive_seed(epoch_seed, dist.rank))
         lr = optimizer.param_groups[0]["lr"]
         trained.train()
         totals = torch.zeros(3, dtype=torch.float64, device=device)
         for batch, (images, labels) in enumerate(
-            _batches(train_split, order, config.batch_size), 1
+            data.iter_batches(train_split, config.batch_size, order=order), 1
         ):
             if config.augment:
                 images = data.augment(images, dataset, augment_generator)

@@ -19,7 +19,7 @@ import torch
 from rich.table import Table
 
 from neuronas import data
-from neuronas.cli import console, print_json
+from neuronas.console import console, print_json
 from neuronas.contracts import DataSplit
 from neuronas.errors import UsageError
 from neuronas.plugin import get_component, guard, hookimpl

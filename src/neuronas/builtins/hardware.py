@@ -13,7 +13,7 @@ from rich.table import Table
 import neuronas.plugin
 from neuronas.api import DEFAULTS, parse_architecture
 from neuronas.arch import LayerShape
-from neuronas.cli import console, print_json
+from neuronas.console import console, print_json
 from neuronas.contracts import HardwareCost
 from neuronas.errors import UsageError
 from neuronas.hardware import (

@@ -34,7 +34,7 @@ def report_command(run_dir: Path, x: str, out: Path | None, as_json: bool) -> No
     budget is a dashed line and the chosen architecture a star. The summary is also written to
     RUN_DIR/report.txt.
     """
-    from neuronas.cli import console, print_json
+    from neuronas.console import console, print_json
 
     _path, facts, text = write_report(run_dir, x, out)
     if as_json:

@@ -12,7 +12,14 @@ from neuronas.builtins.progress import SearchProgress
 from neuronas.errors import NoFeasibleArchitecture, interrupted_exit_code
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
-from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS, Budgets, SearchConfig
+from neuronas.search.config import (
+    BUDGET_NAMES,
+    COST_KEYS,
+    DEFAULT_SPACE,
+    UNITS,
+    Budgets,
+    SearchConfig,
+)
 from neuronas.search.run import default_run_dir, run_search
 
 
@@ -43,7 +50,7 @@ def result_table(result) -> Table:
 @click.command("run")
 @click.option("--hardware", default="spikeflow", show_default=True, help="Hardware cost model.")
 @click.option("--strategy", default="two-phase", show_default=True, help="Search strategy.")
-@click.option("--space", default="neuronas-3op", show_default=True, help="Search space.")
+@click.option("--space", default=DEFAULT_SPACE, show_default=True, help="Search space.")
 @click.option("--fitness", default="hamming-logdet", show_default=True, help="Fitness metric.")
 @click.option("--quantizer", default="fixed-point", show_default=True, help="Weight quantizer.")
 @click.option("--weight-bits", default=8, show_default=True, help="Weight precision (QaFE), 2..32.")
@@ -141,7 +148,8 @@ def result_table(result) -> Table:
 @click.pass_context
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Search for the best SNN architecture that fits the hardware budgets."""
-    from neuronas.cli import console, err_console, print_json, refuse_options_with_resume
+    from neuronas.cli import refuse_options_with_resume
+    from neuronas.console import console, err_console, print_json
 
     resume = options.pop("resume")
     as_json = options.pop("as_json")

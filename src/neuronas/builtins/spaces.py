@@ -95,7 +95,7 @@ def show_command(
     ('|conv3x3~0|+|skip~0|conv3x3~1|+|...|'), then used as both cell A and cell B. What it leaves
     out is what `neuronas run` would use (width 128, the dataset's input and classes, ...).
     """
-    from neuronas.cli import console, print_json
+    from neuronas.console import console, print_json
 
     space = get_component("space", space_name)
     arch = parse_architecture(arch_text, space_name, dataset)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from neuronas.errors import UsageError, interrupted_exit_code
 from neuronas.plugin import hookimpl
+from neuronas.search.config import DEFAULT_SPACE
 from neuronas.study import DEFAULT_METRICS, StudyConfig, StudyObserver, run_study
 
 
@@ -87,7 +88,7 @@ def _fmt(value, pattern: str = "{:+.2f}") -> str:
 
 
 @click.command("study")
-@click.argument("source", required=False, default="neuronas-3op", metavar="[SPACE|RUN_DIR]")
+@click.argument("source", required=False, default=DEFAULT_SPACE, metavar="[SPACE|RUN_DIR]")
 @click.option("--dataset", help="Dataset to score and train on [default: the run's, else digits].")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the dataset.")
 @click.option("--archs", default=30, show_default=True, help="Architectures to sample, N.")
@@ -158,7 +159,8 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
     """
     import datetime
 
-    from neuronas.cli import console, err_console, print_json, refuse_options_with_resume
+    from neuronas.cli import refuse_options_with_resume
+    from neuronas.console import console, err_console, print_json
 
     resume = options.pop("resume")
     as_json = options.pop("as_json")

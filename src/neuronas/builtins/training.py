@@ -234,7 +234,8 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
     RUN_DIR is a `neuronas run` folder: its best architecture, dataset and space are used. Or give
     the architecture with --arch. Writes checkpoint.pt (each epoch) and metrics.json to --out.
     """
-    from neuronas.cli import console, err_console, print_json, refuse_options_with_resume
+    from neuronas.cli import refuse_options_with_resume
+    from neuronas.console import console, err_console, print_json
 
     as_json = options.pop("as_json")
     torch.set_num_threads(options.pop("threads"))
@@ -338,7 +339,7 @@ def evaluate_command(
 
     CHECKPOINT is a checkpoint.pt or the folder holding it.
     """
-    from neuronas.cli import console, print_json
+    from neuronas.console import console, print_json
 
     result = evaluate_checkpoint(
         checkpoint,

@@ -79,6 +79,9 @@ class Budgets:
         return result
 
 
+#: The search space everything uses unless told otherwise: NeuroNAS's 3-op cells.
+DEFAULT_SPACE = "neuronas-3op"
+
 #: Inputs this large (TinyImageNet) get a stride-2 stem, as in SNASNet.
 STEM_STRIDE_FROM = 64
 
@@ -131,7 +134,7 @@ class SearchConfig:
 
     hardware: str = "spikeflow"
     strategy: str = "two-phase"
-    space: str = "neuronas-3op"
+    space: str = DEFAULT_SPACE
     fitness: str = "hamming-logdet"
     quantizer: str = "fixed-point"
     weight_bits: int = attrs.field(default=8)

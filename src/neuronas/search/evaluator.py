@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from neuronas.folders import PLAUSIBLE, mapping, number
 from neuronas.plugin import guard, manager
 from neuronas.search.config import BUDGET_NAMES, COST_KEYS, SearchConfig
 from neuronas.search.journal import Journal
+from neuronas.seeds import derive_seed
 
 
 def score_to_json(score: float | None) -> float | str | None:
@@ -149,11 +149,6 @@ def journal_evaluations(
             raise UsageError(f"{where}: {error}") from None
         evaluations.append(evaluation)
     return evaluations
-
-
-def derive_seed(*parts: Any) -> int:
-    """A stable 31-bit seed from any parts (stable across processes, unlike ``hash``)."""
-    return zlib.crc32("/".join(map(str, parts)).encode()) & 0x7FFFFFFF
 
 
 @attrs.frozen

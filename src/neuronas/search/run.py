@@ -37,10 +37,10 @@ from neuronas.search.evaluator import (
     CandidateScorer,
     Evaluation,
     Evaluator,
-    derive_seed,
 )
 from neuronas.search.journal import Journal
 from neuronas.search.reuse import ReuseScorer, reuse_blocker
+from neuronas.seeds import derive_seed
 
 
 @attrs.frozen

@@ -10,6 +10,7 @@ import attrs
 from neuronas.arch import BATCHNORM_MODES
 from neuronas.errors import UsageError
 from neuronas.quantization import check_bits
+from neuronas.search.config import DEFAULT_SPACE
 
 #: What a study scores by default: the paper's metric, its per-layer variant, the size baseline
 #: and two zero-cost proxies from the literature.
@@ -56,7 +57,7 @@ class StudyConfig:
     ``picks``: also run a two-phase search under every column and train its pick the same way.
     """
 
-    space: str = "neuronas-3op"
+    space: str = DEFAULT_SPACE
     source_run: str | None = None
     dataset: str = "digits"
     data_dir: str | None = None
