@@ -12,6 +12,7 @@ import pytest
 
 import neuronas
 from neuronas.arch import Architecture, Cell, Macro
+from neuronas.budgets import Budgets
 from neuronas.builtins.executors import (
     ExecutorError,
     LocalExecutor,
@@ -24,7 +25,7 @@ from neuronas.builtins.executors import (
 )
 from neuronas.errors import UsageError
 from neuronas.plugin import get_component, hookimpl, register_plugin
-from neuronas.search.config import Budgets, SearchConfig
+from neuronas.search.config import SearchConfig
 from neuronas.search.evaluator import CandidateScorer, Evaluator
 from neuronas.search.journal import Journal
 

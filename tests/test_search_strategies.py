@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from neuronas.arch import Architecture, Cell, Macro
+from neuronas.budgets import Budgets
 from neuronas.builtins.strategies import RandomSearch, TwoPhaseSearch
 from neuronas.contracts import SearchContext
-from neuronas.search.config import Budgets, SearchConfig
+from neuronas.search.config import SearchConfig
 from neuronas.search.evaluator import Evaluator
 
 OPS = ("a", "b")

@@ -18,27 +18,15 @@ from typing import Any
 
 import attrs
 
+from neuronas.budgets import BUDGET, BUDGET_NAMES, BUDGETS, COST_KEYS, UNITS, Budget
+from neuronas.contracts import Evaluation
 from neuronas.errors import UsageError
 from neuronas.folders import read_json
-from neuronas.search.config import BUDGET_NAMES, COST_KEYS, UNITS
-from neuronas.search.evaluator import Evaluation
 from neuronas.search.journal import Journal
 from neuronas.search.run import read_result, read_run_config
 
-#: ``--x`` choices: the cost on the horizontal axis, and the budget that limits it.
-AXES: dict[str, tuple[str, str]] = {
-    "energy": ("energy_uj", "energy"),
-    "area": ("area_mm2", "area"),
-    "latency": ("latency_ms", "latency"),
-    "params": ("params", "memory"),
-}
-_LABELS = {"params": "memory", "area_mm2": "area", "latency_ms": "latency", "energy_uj": "energy"}
-_BUDGET_FIELDS = {
-    "memory": "max_params",
-    "area": "max_area_mm2",
-    "latency": "max_latency_ms",
-    "energy": "max_energy_uj",
-}
+#: ``--x`` choices: the budget whose cost is on the horizontal axis (energy first, the default).
+AXES: dict[str, Budget] = {b.axis: b for b in sorted(BUDGETS, key=lambda b: b.name != "energy")}
 #: A budget further than this factor beyond the largest cost is shown as an arrow, not a line.
 _OFF_SCALE = 3.0
 _PHASE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
@@ -70,7 +58,7 @@ class RunReport:
         return [c for c in self.candidates if c.score is None]
 
     def limit(self, budget: str) -> float | None:
-        value = (self.config.get("budgets") or {}).get(_BUDGET_FIELDS[budget])
+        value = (self.config.get("budgets") or {}).get(BUDGET[budget].field)
         return None if value is None else float(value)
 
     def best(self) -> Evaluation | None:
@@ -273,8 +261,7 @@ def plot(report: RunReport, x: str = "energy", out: str | Path | None = None) ->
 
     if x not in AXES:
         raise UsageError(f"cannot plot against {x!r}; choose one of {', '.join(AXES)}")
-    key, budget = AXES[x]
-    unit = UNITS[key]
+    key, budget, unit = AXES[x].cost_key, AXES[x].name, AXES[x].unit
     out = Path(out) if out is not None else report.run_dir / f"report-{x}.png"
     figure = Figure(figsize=(10, 5), dpi=100, layout="constrained")
     axes = figure.add_subplot()
@@ -397,7 +384,7 @@ def plot(report: RunReport, x: str = "energy", out: str | Path | None = None) ->
         )
 
     direction = "higher is better" if report.higher_is_better else "lower is better"
-    axes.set_xlabel(f"{_LABELS[key]} ({unit}{', log scale' if log_scale else ''})")
+    axes.set_xlabel(f"{budget} ({unit}{', log scale' if log_scale else ''})")
     axes.set_ylabel(f"fitness: {report.config.get('fitness', '?')} ({direction})")
     axes.set_title(
         f"{report.run_dir.name}: {len(report.candidates)} candidates, "

@@ -8,18 +8,12 @@ from typing import Any
 import click
 from rich.table import Table
 
+from neuronas.budgets import BUDGET_NAMES, COST_KEYS, UNITS, Budgets
 from neuronas.builtins.progress import SearchProgress
 from neuronas.errors import NoFeasibleArchitecture, interrupted_exit_code
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
-from neuronas.search.config import (
-    BUDGET_NAMES,
-    COST_KEYS,
-    DEFAULT_SPACE,
-    UNITS,
-    Budgets,
-    SearchConfig,
-)
+from neuronas.search.config import DEFAULT_SPACE, SearchConfig
 from neuronas.search.run import default_run_dir, run_search
 
 

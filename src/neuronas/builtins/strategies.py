@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from neuronas.arch import Architecture
+from neuronas.budgets import BUDGET_NAMES
 from neuronas.contracts import SearchContext, StrategyOutcome
 from neuronas.plugin import fire, hookimpl
-from neuronas.search.config import BUDGET_NAMES
 
 
 class TwoPhaseSearch:

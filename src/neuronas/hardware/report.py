@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from neuronas.budgets import BUDGETS
 from neuronas.contracts import HardwareCost
 
-UNITS = {
-    "area": "mm^2",
-    "latency": "ms",
-    "energy": "uJ",
-    "params": "weights (parameter count)",
-}
+#: The unit of each total, by the name the report and ``--json`` give it.
+UNITS = {budget.axis: budget.unit for budget in BUDGETS}
 
 
 def cost_as_dict(cost: HardwareCost) -> dict[str, Any]:

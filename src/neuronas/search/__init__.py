@@ -1,7 +1,9 @@
 """Search: the evaluator every strategy calls, the run journal, and running a search end to end."""
 
-from neuronas.search.config import Budgets, SearchConfig
-from neuronas.search.evaluator import Evaluation, Evaluator
+from neuronas.budgets import Budgets
+from neuronas.contracts import Evaluation
+from neuronas.search.config import SearchConfig
+from neuronas.search.evaluator import Evaluator
 from neuronas.search.run import SearchResult, run_search, search
 
 __all__ = [

@@ -4,80 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
 from neuronas.arch import BATCHNORM_MODES, WEIGHT_INITS, Macro
+from neuronas.budgets import Budgets
 from neuronas.devices import PRECISIONS
 from neuronas.errors import UsageError
-
-BUDGET_NAMES = ("memory", "area", "latency", "energy")
-COST_KEYS = {"memory": "params", "area": "area_mm2", "latency": "latency_ms", "energy": "energy_uj"}
-UNITS = {"params": "weights", "area_mm2": "mm^2", "latency_ms": "ms", "energy_uj": "uJ"}
-
-_SUFFIXES = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}
-
-
-def parse_quantity(text: str | float | int | None, what: str) -> float | None:
-    """'10M' -> 1e7, '500' -> 500.0, 'none'/'off' -> None (budget switched off)."""
-    if text is None:
-        return None
-    if isinstance(text, int | float):
-        value = float(text)
-    else:
-        cleaned = text.strip().lower()
-        if cleaned in ("none", "off", "inf"):
-            return None
-        match = re.fullmatch(r"(-?[0-9]*\.?[0-9]+(?:e[+-]?[0-9]+)?)\s*([kmg]?)", cleaned)
-        if not match:
-            raise UsageError(
-                f"{what}: {text!r} is not a number (examples: 1000, 2.5e3, 10M, 'none' to switch "
-                "the budget off)"
-            )
-        value = float(match.group(1)) * _SUFFIXES[match.group(2)]
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"{what} must be a positive number, got {text!r}")
-    return value
-
-
-@attrs.frozen
-class Budgets:
-    """The chip's budgets (the paper's defaults); ``None`` switches one off."""
-
-    max_params: float | None = attrs.field(
-        default=10e6, converter=lambda v: parse_quantity(v, "max_params (--max-params, weights)")
-    )
-    max_area_mm2: float | None = attrs.field(
-        default=1000.0, converter=lambda v: parse_quantity(v, "max_area_mm2 (--max-area)")
-    )
-    max_latency_ms: float | None = attrs.field(
-        default=500.0, converter=lambda v: parse_quantity(v, "max_latency_ms (--max-latency)")
-    )
-    max_energy_uj: float | None = attrs.field(
-        default=1000.0, converter=lambda v: parse_quantity(v, "max_energy_uj (--max-energy)")
-    )
-
-    def limit(self, budget: str) -> float | None:
-        return {
-            "memory": self.max_params,
-            "area": self.max_area_mm2,
-            "latency": self.max_latency_ms,
-            "energy": self.max_energy_uj,
-        }[budget]
-
-    def violations(self, costs: Mapping[str, float]) -> dict[str, float]:
-        """Relative violation per budget, (cost - limit) / limit: <= 0 is feasible."""
-        result = {}
-        for budget in BUDGET_NAMES:
-            limit = self.limit(budget)
-            if limit is not None:
-                result[budget] = (costs[COST_KEYS[budget]] - limit) / limit
-        return result
-
 
 #: The search space everything uses unless told otherwise: NeuroNAS's 3-op cells.
 DEFAULT_SPACE = "neuronas-3op"

@@ -11,120 +11,20 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import attrs
 
 from neuronas.arch import Architecture
+from neuronas.budgets import BUDGET_NAMES
+from neuronas.contracts import Evaluation
 from neuronas.devices import numerics
 from neuronas.errors import UsageError
-from neuronas.folders import PLAUSIBLE, mapping, number
 from neuronas.plugin import guard, manager
-from neuronas.search.config import BUDGET_NAMES, COST_KEYS, SearchConfig
+from neuronas.search.config import SearchConfig
 from neuronas.search.journal import Journal
 from neuronas.seeds import derive_seed
-
-
-def score_to_json(score: float | None) -> float | str | None:
-    if score is None or math.isfinite(score):
-        return score
-    return "inf" if score > 0 else "-inf"
-
-
-def score_from_json(value: float | str | None) -> float | None:
-    return float(value) if value is not None else None
-
-
-@attrs.frozen
-class Evaluation:
-    """One evaluated candidate: its costs, budget violations and (if it was scored) its fitness."""
-
-    arch: str
-    phase: str
-    costs: Mapping[str, float]
-    violations: Mapping[str, float]
-    checks: tuple[str, ...]
-    score: float | None
-    seconds: float
-    cached: bool = False
-
-    @property
-    def scored(self) -> bool:
-        return self.score is not None
-
-    @property
-    def feasible(self) -> bool:
-        """Meets every budget (checked before scoring or not)."""
-        return all(value <= 0 for value in self.violations.values())
-
-    @property
-    def rejected_by(self) -> tuple[str, ...]:
-        """The checked budgets this candidate broke (why it was not scored)."""
-        return tuple(b for b in self.checks if self.violations.get(b, -1.0) > 0)
-
-    @property
-    def worst_violation(self) -> float:
-        return max([0.0, *self.violations.values()])
-
-    def to_record(self) -> dict[str, Any]:
-        return {
-            "arch": self.arch,
-            "phase": self.phase,
-            "costs": dict(self.costs),
-            "violations": dict(self.violations),
-            "checks": list(self.checks),
-            "feasible": self.feasible,
-            "score": score_to_json(self.score),
-            "seconds": self.seconds,
-        }
-
-    @classmethod
-    def from_record(cls, record: Any, where: str = "journal record") -> Evaluation:
-        """An Evaluation from a journal record, checked field by field: anything else (a record of
-        another shape, a string cost, a score of 10**400) is a UsageError that says ``where``."""
-        record = mapping(record, where)
-        missing = [key for key in RECORD_KEYS if key not in record]
-        if missing:
-            raise UsageError(f"{where} lacks {', '.join(missing)}; it is not a journal record")
-        arch = record["arch"]
-        if not isinstance(arch, str):
-            raise UsageError(f"{where}: arch must be an architecture string, got {arch!r}")
-        try:
-            Architecture.parse(arch)
-        except UsageError as error:
-            raise UsageError(f"{where}: {error}") from None
-        costs = mapping(record["costs"], f"{where}: costs")
-        if set(costs) != set(COST_NAMES):
-            raise UsageError(f"{where}: costs must have exactly {', '.join(COST_NAMES)}")
-        violations = mapping(record["violations"], f"{where}: violations")
-        checks = record["checks"]
-        if not isinstance(checks, list) or not set(checks) <= set(BUDGET_NAMES):
-            raise UsageError(f"{where}: checks must be a list of {', '.join(BUDGET_NAMES)}")
-        if not set(violations) <= set(BUDGET_NAMES):
-            raise UsageError(
-                f"{where}: violations name budgets other than {', '.join(BUDGET_NAMES)}"
-            )
-        score = record["score"]
-        if score is not None and score not in ("inf", "-inf"):
-            score = number(score, f"{where}: score", limit=PLAUSIBLE)
-        return cls(
-            arch=arch,
-            phase=str(record["phase"]),
-            costs={k: number(v, f"{where}: cost {k}", 0.0, PLAUSIBLE) for k, v in costs.items()},
-            violations={
-                k: number(v, f"{where}: violation {k}", limit=PLAUSIBLE)
-                for k, v in violations.items()
-            },
-            checks=tuple(checks),
-            score=score_from_json(score),
-            seconds=number(record["seconds"], f"{where}: seconds", 0.0),
-        )
-
-
-#: The keys every journal record has (and ``run``, the fingerprint of the run that wrote it).
-RECORD_KEYS = ("arch", "phase", "costs", "violations", "checks", "score", "seconds")
-COST_NAMES = tuple(COST_KEYS.values())
 
 
 def journal_evaluations(

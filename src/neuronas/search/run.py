@@ -18,7 +18,8 @@ import attrs
 import numpy as np
 
 from neuronas.arch import Architecture
-from neuronas.contracts import SearchContext
+from neuronas.budgets import BUDGET_NAMES
+from neuronas.contracts import Evaluation, SearchContext
 from neuronas.devices import resolve_device
 from neuronas.errors import NoFeasibleArchitecture, UsageError
 from neuronas.folders import (
@@ -32,12 +33,8 @@ from neuronas.folders import (
     write_atomic,
 )
 from neuronas.plugin import fire, get_component, guard
-from neuronas.search.config import BUDGET_NAMES, SearchConfig, macro_for
-from neuronas.search.evaluator import (
-    CandidateScorer,
-    Evaluation,
-    Evaluator,
-)
+from neuronas.search.config import SearchConfig, macro_for
+from neuronas.search.evaluator import CandidateScorer, Evaluator
 from neuronas.search.journal import Journal
 from neuronas.search.reuse import ReuseScorer, reuse_blocker
 from neuronas.seeds import derive_seed

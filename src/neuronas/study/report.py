@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from neuronas.contracts import score_from_json
 from neuronas.folders import dumps, write_atomic
 from neuronas.plugin import get_component
-from neuronas.search.evaluator import score_from_json
 from neuronas.study import stats
 from neuronas.study.config import SIZE_METRIC, StudyConfig, column_name
 

@@ -21,11 +21,12 @@ import attrs
 import numpy as np
 
 from neuronas.arch import Architecture, Macro
+from neuronas.contracts import score_to_json
 from neuronas.errors import UsageError
 from neuronas.folders import locked, read_json, resumable, write_atomic
 from neuronas.plugin import get_component
 from neuronas.search.config import macro_for
-from neuronas.search.evaluator import CandidateScorer, score_to_json
+from neuronas.search.evaluator import CandidateScorer
 from neuronas.search.journal import Journal
 from neuronas.seeds import derive_seed
 from neuronas.study.config import StudyConfig, column_name
