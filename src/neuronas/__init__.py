@@ -5,8 +5,9 @@ The public Python API. Plugins use ``neuronas.hookimpl`` and the protocols in ``
 
 from importlib.metadata import PackageNotFoundError, version
 
-from neuronas.api import build_model, estimate_cost, layer_shapes
+from neuronas.api import build_model, estimate_cost, layer_shapes, parse_architecture, search
 from neuronas.arch import Architecture, Cell, LayerShape, Macro
+from neuronas.budgets import Budgets
 from neuronas.errors import NeuronasError, NoFeasibleArchitecture
 from neuronas.plugin import (
     block_plugin,
@@ -15,7 +16,8 @@ from neuronas.plugin import (
     hookimpl,
     register_plugin,
 )
-from neuronas.search import Budgets, SearchConfig, SearchResult, search
+from neuronas.search.config import SearchConfig
+from neuronas.search.result import SearchResult
 
 try:
     __version__ = version("neuronas")
@@ -40,6 +42,7 @@ __all__ = [
     "get_component",
     "hookimpl",
     "layer_shapes",
+    "parse_architecture",
     "register_plugin",
     "search",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from neuronas.arch import Architecture, Cell, LayerShape
@@ -12,6 +13,23 @@ from neuronas.search.config import SearchConfig, macro_for
 
 #: What a search uses when not told otherwise, which every command and function here shares.
 DEFAULTS = SearchConfig()
+
+
+def search(out: str | Path | None = None, resume: str | Path | None = None, **options: Any):
+    """Run a search from Python: ``neuronas.search(hardware="spikeflow", dataset="digits", ...)``.
+
+    Options are the fields of ``SearchConfig`` (and ``overwrite=True`` to replace a run that
+    ``out`` already holds); ``budgets`` may be a ``Budgets`` or a dict. Returns the
+    ``SearchResult``; raises ``NoFeasibleArchitecture`` (with the result written) when nothing
+    meets the budgets.
+    """
+    from neuronas.search.run import run_search
+
+    if resume is not None:
+        return run_search(SearchConfig(), Path(resume), resume=True)
+    overwrite = bool(options.pop("overwrite", False))
+    config = SearchConfig.from_dict(options)
+    return run_search(config, Path(out) if out is not None else None, overwrite=overwrite)
 
 
 def parse_architecture(

@@ -1,17 +1,28 @@
-"""Search: the evaluator every strategy calls, the run journal, and running a search end to end."""
+"""Search: the evaluator every strategy calls, the run journal, and running a search end to end.
 
-from neuronas.budgets import Budgets
-from neuronas.contracts import Evaluation
-from neuronas.search.config import SearchConfig
-from neuronas.search.evaluator import Evaluator
-from neuronas.search.run import SearchResult, run_search, search
+Names are imported on first use, so that ``neuronas.search.config`` and the result types load
+without the evaluator's and the run's dependencies.
+"""
 
-__all__ = [
-    "Budgets",
-    "Evaluation",
-    "Evaluator",
-    "SearchConfig",
-    "SearchResult",
-    "run_search",
-    "search",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Budgets": "neuronas.budgets",
+    "Evaluation": "neuronas.contracts",
+    "Evaluator": "neuronas.search.evaluator",
+    "SearchConfig": "neuronas.search.config",
+    "SearchResult": "neuronas.search.result",
+    "run_search": "neuronas.search.run",
+    "search": "neuronas.api",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'neuronas.search' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)

@@ -10,7 +10,6 @@ import datetime
 import importlib.metadata
 import platform
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ import numpy as np
 
 from neuronas.arch import Architecture
 from neuronas.budgets import BUDGET_NAMES
-from neuronas.contracts import Evaluation, SearchContext
+from neuronas.contracts import SearchContext
 from neuronas.devices import resolve_device
 from neuronas.errors import NoFeasibleArchitecture, UsageError
 from neuronas.folders import (
@@ -36,68 +35,9 @@ from neuronas.plugin import fire, get_component, guard
 from neuronas.search.config import SearchConfig, macro_for
 from neuronas.search.evaluator import CandidateScorer, Evaluator
 from neuronas.search.journal import Journal
+from neuronas.search.result import SearchResult
 from neuronas.search.reuse import ReuseScorer, reuse_blocker
 from neuronas.seeds import derive_seed
-
-
-@attrs.frozen
-class SearchResult:
-    """What a search found, how it got there, and everything needed to reproduce it."""
-
-    best: Evaluation | None
-    config: SearchConfig
-    candidates_evaluated: int
-    candidates_scored: int
-    rejected: Mapping[str, int]
-    search_time_s: float
-    evaluation_time_s: float
-    notes: tuple[str, ...]
-    versions: Mapping[str, str]
-    hardware_params: Mapping[str, Any]
-    least_violating: Evaluation | None
-    resumed: bool
-    run_dir: Path | None = None
-    #: the device the candidates were scored on (``config.device`` resolved)
-    device: str = "cpu"
-
-    @property
-    def feasible(self) -> bool:
-        return self.best is not None and self.best.feasible
-
-    @property
-    def architecture(self) -> Architecture | None:
-        return Architecture.parse(self.best.arch) if self.best else None
-
-    def to_dict(self) -> dict[str, Any]:
-        def describe(evaluation: Evaluation | None) -> dict[str, Any] | None:
-            if evaluation is None:
-                return None
-            record = evaluation.to_record()
-            return {
-                "arch": record["arch"],
-                "score": record["score"],
-                "costs": record["costs"],
-                "violations": record["violations"],
-                "feasible": record["feasible"],
-                "phase": record["phase"],
-            }
-
-        return {
-            "best": describe(self.best),
-            "feasible": self.feasible,
-            "least_violating": None if self.feasible else describe(self.least_violating),
-            "candidates_evaluated": self.candidates_evaluated,
-            "candidates_scored": self.candidates_scored,
-            "rejected": dict(self.rejected),
-            "search_time_s": self.search_time_s,
-            "evaluation_time_s": self.evaluation_time_s,
-            "resumed": self.resumed,
-            "device": self.device,
-            "notes": list(self.notes),
-            "config": self.config.to_dict(),
-            "hardware_params": dict(self.hardware_params),
-            "versions": dict(self.versions),
-        }
 
 
 def package_versions() -> dict[str, str]:
@@ -378,17 +318,3 @@ def _nothing_feasible_message(result: SearchResult) -> str:
         f"no candidate meets every budget ({result.candidates_evaluated} evaluated). "
         f"Least violating: {least.arch} ({broken} over budget)"
     )
-
-
-def search(out: str | Path | None = None, resume: str | Path | None = None, **options: Any):
-    """Run a search from Python: ``neuronas.search(hardware="spikeflow", dataset="digits", ...)``.
-
-    Options are the fields of ``SearchConfig``; ``budgets`` may be a ``Budgets`` or a dict. Returns
-    the ``SearchResult``; raises ``NoFeasibleArchitecture`` (with the result written) when nothing
-    meets the budgets.
-    """
-    if resume is not None:
-        return run_search(SearchConfig(), Path(resume), resume=True)
-    overwrite = bool(options.pop("overwrite", False))
-    config = SearchConfig.from_dict(options)
-    return run_search(config, Path(out) if out is not None else None, overwrite=overwrite)

@@ -1,56 +1,51 @@
 """Spiking networks for cell search spaces: LIF neurons, edge operations, cells, the macro network,
-layer shapes (without a forward pass) and memory / parameter counting."""
+layer shapes (without a forward pass) and memory / parameter counting.
 
-from neuronas.snn.cell import CellModule, back_edge_key, edge_key
-from neuronas.snn.memory import ParamSummary, count_parameters, memory_cost
-from neuronas.snn.network import (
-    FeatureSizes,
-    SequenceDropout,
-    SpikingNetwork,
-    build_network,
-    feature_sizes,
-    free_dropout,
-    network_layer_shapes,
-    seeded_reset,
-    snasnet_init,
-)
-from neuronas.snn.neuron import LIF_DEFAULTS, make_lif
-from neuronas.snn.ops import (
-    BUILTIN_OPS,
-    OpSpec,
-    SpikingConv,
-    TimeBatchNorm2d,
-    conv_op,
-    per_step,
-    set_batchnorm_mode,
-)
-from neuronas.snn.space import CellSearchSpace, live_nodes
+Names are imported on first use: the op descriptions, search spaces and layer shapes need no torch,
+so the CLI and the hardware models load fast.
+"""
 
-__all__ = [
-    "BUILTIN_OPS",
-    "LIF_DEFAULTS",
-    "CellModule",
-    "CellSearchSpace",
-    "FeatureSizes",
-    "OpSpec",
-    "ParamSummary",
-    "SequenceDropout",
-    "SpikingConv",
-    "SpikingNetwork",
-    "TimeBatchNorm2d",
-    "back_edge_key",
-    "build_network",
-    "conv_op",
-    "count_parameters",
-    "edge_key",
-    "feature_sizes",
-    "free_dropout",
-    "live_nodes",
-    "make_lif",
-    "memory_cost",
-    "network_layer_shapes",
-    "per_step",
-    "seeded_reset",
-    "set_batchnorm_mode",
-    "snasnet_init",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "BUILTIN_OPS": "opspec",
+    "OpSpec": "opspec",
+    "conv_op": "opspec",
+    "ModuleFactory": "opspec",
+    "CellSearchSpace": "space",
+    "live_nodes": "space",
+    "FeatureSizes": "shapes",
+    "feature_sizes": "shapes",
+    "network_layer_shapes": "shapes",
+    "edge_key": "shapes",
+    "back_edge_key": "shapes",
+    "ParamSummary": "memory",
+    "count_parameters": "memory",
+    "memory_cost": "memory",
+    "CellModule": "cell",
+    "SequenceDropout": "network",
+    "SpikingNetwork": "network",
+    "build_network": "network",
+    "free_dropout": "network",
+    "seeded_reset": "network",
+    "snasnet_init": "network",
+    "LIF": "neuron",
+    "LIF_DEFAULTS": "neuron",
+    "lif_steps": "neuron",
+    "make_lif": "neuron",
+    "SpikingConv": "ops",
+    "TimeBatchNorm2d": "ops",
+    "per_step": "ops",
+    "set_batchnorm_mode": "ops",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'neuronas.snn' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"neuronas.snn.{_EXPORTS[name]}"), name)

@@ -13,17 +13,8 @@ from spikingjelly.activation_based import base
 from torch import nn
 
 from neuronas.arch import Cell
-from neuronas.snn.ops import OpSpec
-
-
-def edge_key(source: int, target: int) -> str:
-    """The module name of edge source->target inside a cell module, e.g. ``e0_1``."""
-    return f"e{source}_{target}"
-
-
-def back_edge_key(source: int, target: int) -> str:
-    """The module name of backward edge source->target (source > target), e.g. ``b3_0``."""
-    return f"b{source}_{target}"
+from neuronas.snn.opspec import OpSpec
+from neuronas.snn.shapes import back_edge_key, edge_key
 
 
 class CellModule(base.MemoryModule):

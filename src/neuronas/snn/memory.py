@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import attrs
-from torch import nn
 
 from neuronas.arch import LayerShape
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def memory_cost(layers: Iterable[LayerShape], include_classifier: bool = False) -> int:
@@ -38,6 +41,8 @@ class ParamSummary:
 
 def count_parameters(model: nn.Module) -> ParamSummary:
     """Count a built network's parameters by kind of layer."""
+    from torch import nn
+
     counts = {"memory": 0, "classifier": 0, "batchnorm": 0, "other": 0}
     for module in model.modules():
         for name, parameter in module.named_parameters(recurse=False):

@@ -1,14 +1,12 @@
 """Cell operations on multi-step tensors [T, N, C, H, W]; each keeps the width and the map size.
 
-An operation is described by an `OpSpec`: how to make its module for a width, and, for the hardware
-model, the kernel of its single C->C convolution (``None`` for weightless operations).
+`neuronas.snn.opspec` describes them (name, how to make one, its kernel) without torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
-import attrs
 import torch
 from torch import nn
 
@@ -126,32 +124,3 @@ class AvgPool3x3(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return per_step(self.pool, x)
-
-
-@attrs.frozen
-class OpSpec:
-    """An edge operation: ``make(width)`` builds it; ``kernel`` is its conv kernel, or None."""
-
-    name: str
-    make: Callable[[int], nn.Module]
-    kernel: int | None = None
-    is_zero: bool = False
-
-
-def conv_op(kernel: int) -> OpSpec:
-    return OpSpec(f"conv{kernel}x{kernel}", lambda width: SpikingConv(width, kernel), kernel)
-
-
-#: Every built-in operation by name.
-BUILTIN_OPS: Mapping[str, OpSpec] = {
-    spec.name: spec
-    for spec in (
-        OpSpec("zero", lambda _width: Zero(), is_zero=True),
-        OpSpec("skip", lambda _width: Skip()),
-        conv_op(1),
-        conv_op(3),
-        conv_op(5),
-        conv_op(7),
-        OpSpec("avgpool3x3", lambda _width: AvgPool3x3()),
-    )
-}

@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
 
 from neuronas.arch import Architecture, Cell, LayerShape, back_edges_of, edges_of
 from neuronas.errors import UsageError
-from neuronas.snn.network import SpikingNetwork, build_network, network_layer_shapes
-from neuronas.snn.ops import BUILTIN_OPS, OpSpec
+from neuronas.snn.opspec import BUILTIN_OPS, OpSpec
+from neuronas.snn.shapes import network_layer_shapes
+
+if TYPE_CHECKING:
+    from neuronas.snn.network import SpikingNetwork
 
 
 def _reachable(start: int, links: set[tuple[int, int]]) -> set[int]:
@@ -194,6 +198,8 @@ class CellSearchSpace:
         )
 
     def build(self, arch: Architecture, seed: int | None = None) -> SpikingNetwork:
+        from neuronas.snn.network import build_network
+
         return build_network(self.check(arch), self.op_specs, seed)
 
     def layer_shapes(
