@@ -16,13 +16,11 @@ from torch import nn
 import neuronas.plugin
 from neuronas.contracts import Quantizer
 from neuronas.errors import UsageError
+from neuronas.qat import fake_quantize, finalize_qat, prepare_qat
 from neuronas.quantization import (
     FixedPointFormat,
     FixedPointQuantizer,
-    fake_quantize,
-    finalize_qat,
     post_training_quantize,
-    prepare_qat,
     quantize_model,
     quantize_tensor,
 )

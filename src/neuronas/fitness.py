@@ -17,19 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import torch
-from spikingjelly.activation_based import functional
-from spikingjelly.activation_based.neuron import BaseNode
-from torch import nn
 
 from neuronas.contracts import FitnessMetric, FitnessScore, QuantizationReport, Quantizer
 from neuronas.devices import exact_arithmetic
 from neuronas.errors import UsageError
-from neuronas.snn.neuron import LIF
+
+if TYPE_CHECKING:  # torch is imported where a score is computed, so listing metrics stays fast
+    import torch
+    from spikingjelly.activation_based.neuron import BaseNode
+    from torch import nn
 
 #: Added to the expected distance before dividing, as SNASNet does, so silent layers stay finite.
 EPSILON = 1e-3
@@ -47,6 +47,8 @@ def hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
 
 
 def _hamming_kernel(codes: torch.Tensor) -> torch.Tensor:
+    import torch
+
     neurons = codes.shape[1]
     exact_dtype = torch.float32 if neurons < _FLOAT32_EXACT_LIMIT else torch.float64
     binary = codes.to(exact_dtype)
@@ -79,6 +81,8 @@ def spike_contribution(spikes: torch.Tensor, binary: bool = False) -> torch.Tens
 
 
 def _spike_contribution(spikes: torch.Tensor, binary: bool) -> torch.Tensor:
+    import torch
+
     steps, samples = spikes.shape[:2]
     codes = spikes.reshape(steps, samples, -1)
     neurons = codes.shape[2]
@@ -118,6 +122,8 @@ def hamming_kernel_reference(codes: np.ndarray) -> np.ndarray:
 
 def log_abs_det(kernel: torch.Tensor) -> float:
     """log|det K| in float64; ``-inf`` for a singular K (a valid score, not an error)."""
+    import torch
+
     _sign, value = torch.linalg.slogdet(kernel.detach().to("cpu", torch.float64))
     return float(value)
 
@@ -163,6 +169,8 @@ class KernelAccumulator:
 
 def lif_layers(model: nn.Module) -> list[tuple[str, BaseNode]]:
     """(name, node) for every spikingjelly spiking neuron layer in ``model``."""
+    from spikingjelly.activation_based.neuron import BaseNode
+
     return [
         (name, module) for name, module in model.named_modules() if isinstance(module, BaseNode)
     ]
@@ -171,6 +179,8 @@ def lif_layers(model: nn.Module) -> list[tuple[str, BaseNode]]:
 @contextmanager
 def _spike_hooks(model: nn.Module, state: dict[str, KernelAccumulator]) -> Iterator[None]:
     """Feed every LIF output to ``state['batch']`` as it is produced, so no spikes are kept."""
+    from neuronas.snn.neuron import LIF
+
     handles = []
 
     def make_hook(layer: str):
@@ -201,6 +211,8 @@ def _spike_hooks(model: nn.Module, state: dict[str, KernelAccumulator]) -> Itera
 
 
 def _model_device(model: nn.Module) -> torch.device:
+    import torch
+
     for tensor in model.parameters():
         return tensor.device
     for tensor in model.buffers():
@@ -237,6 +249,9 @@ class HammingLogDet:
         ``carry_state=True`` keeps membrane potentials from one batch to the next, as SNASNet does;
         ``False`` resets the network between batches. The network is reset before and after.
         """
+        import torch
+        from spikingjelly.activation_based import functional
+
         layers = lif_layers(model)
         if not layers:
             raise UsageError(
@@ -292,6 +307,8 @@ def draw_batches(
     images: torch.Tensor, batch_size: int = 256, repeats: int = 2, seed: int = 0
 ) -> list[torch.Tensor]:
     """``repeats`` disjoint batches of ``batch_size`` images drawn with ``seed`` (SNASNet: 256, 2)."""
+    import torch
+
     if batch_size < 2 or repeats < 1:
         raise UsageError(f"need batch size >= 2 and repeats >= 1, got {batch_size} and {repeats}")
     needed = batch_size * repeats

@@ -24,20 +24,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 import numpy as np
-import torch
-from spikingjelly.activation_based import functional
-from torch import nn
 
 from neuronas.contracts import FitnessScore
 from neuronas.errors import UsageError
+
+if TYPE_CHECKING:  # torch is imported where a score is computed, so listing metrics stays fast
+    import torch
+    from torch import nn
 
 JACOB_COV_K = 1e-5
 
 
 def _weight_layers(model: nn.Module) -> list[nn.Module]:
+    from torch import nn
+
     return [m for m in model.modules() if isinstance(m, nn.modules.conv._ConvNd | nn.Linear)]
 
 
@@ -47,6 +51,8 @@ def _check_batches(name: str, batches: Sequence[torch.Tensor]) -> None:
 
 
 def _device(model: nn.Module) -> torch.device:
+    import torch
+
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
@@ -79,6 +85,10 @@ class SynFlow:
     def score(
         self, model: nn.Module, batches: Sequence[torch.Tensor], *, carry_state: bool = True
     ) -> FitnessScore:
+        import torch
+        from spikingjelly.activation_based import functional
+        from torch import nn
+
         _check_batches(self.name, batches)
         layers = [m for m in _weight_layers(model) if isinstance(m, nn.modules.conv._ConvNd)]
         if not layers:
@@ -134,6 +144,9 @@ class JacobianCovariance:
     def score(
         self, model: nn.Module, batches: Sequence[torch.Tensor], *, carry_state: bool = True
     ) -> FitnessScore:
+        import torch
+        from spikingjelly.activation_based import functional
+
         _check_batches(self.name, batches)
         was_training = model.training
         per_batch = []

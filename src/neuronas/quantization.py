@@ -1,4 +1,4 @@
-"""Signed fixed-point weight quantization (FxP2 ... FxP32), PTQ and a straight-through fake quantizer.
+"""Signed fixed-point weight quantization (FxP2 ... FxP32) and PTQ; QAT lives in `neuronas.qat`.
 
 A ``bits``-bit signed format with ``fraction_bits`` F stores integer codes k in
 [-2**(bits-1), 2**(bits-1) - 1] and represents k * 2**-F. Per tensor, F is the largest integer for
@@ -19,15 +19,16 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING
 
 import attrs
-import torch
-from spikingjelly.activation_based import functional
-from torch import nn
-from torch.nn.utils import parametrize
 
 from neuronas.contracts import QuantizationReport, Quantizer
 from neuronas.errors import UsageError
+
+if TYPE_CHECKING:  # torch is imported where weights are touched, so listing quantizers stays fast
+    import torch
+    from torch import nn
 
 ROUNDING_SCHEMES: tuple[str, ...] = ("nearest", "stochastic", "floor")
 MIN_BITS = 2
@@ -106,6 +107,8 @@ def quantize_tensor(
     ``stochastic`` draws its uniforms on the CPU from ``generator`` (a fresh one seeded 0 if None),
     so results do not depend on the device.
     """
+    import torch
+
     check_rounding(rounding)
     values = tensor.detach().double()
     max_abs = float(values.abs().max()) if values.numel() else 0.0
@@ -126,6 +129,8 @@ def quantize_tensor(
 
 def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(name, module) for every conv and linear layer, the layers whose weights are quantized."""
+    from torch import nn
+
     return [
         (name, module)
         for name, module in model.named_modules()
@@ -135,6 +140,8 @@ def weight_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 
 def _stored_weight(module: nn.Module) -> torch.Tensor:
     """The weight parameter itself, also under a QAT parametrization (its float original)."""
+    from torch.nn.utils import parametrize
+
     if parametrize.is_parametrized(module, "weight"):
         return module.parametrizations.weight.original
     return module.weight
@@ -144,6 +151,8 @@ def quantize_model(
     model: nn.Module, bits: int, rounding: str = "nearest", seed: int = 0
 ) -> QuantizationReport:
     """Quantize the weights of every conv and linear layer of ``model`` in place; biases stay float."""
+    import torch
+
     check_bits(bits)
     check_rounding(rounding)
     generator = torch.Generator().manual_seed(seed)
@@ -202,82 +211,3 @@ def post_training_quantize(
         target, bits, rounding=rounding, seed=seed
     )
     return target, report
-
-
-class _StraightThroughFixedPoint(torch.autograd.Function):
-    """Forward: the fixed-point value; backward: the gradient unchanged (no clipping ever occurs)."""
-
-    @staticmethod
-    def forward(ctx, tensor, bits, rounding, generator):  # type: ignore[override]
-        quantized, _fmt = quantize_tensor(tensor, bits, rounding, generator)
-        return quantized
-
-    @staticmethod
-    def backward(ctx, grad_output):  # type: ignore[override]
-        return grad_output, None, None, None
-
-
-def fake_quantize(
-    tensor: torch.Tensor,
-    bits: int,
-    rounding: str = "nearest",
-    generator: torch.Generator | None = None,
-) -> torch.Tensor:
-    """``tensor`` on its fixed-point grid, with a straight-through (identity) gradient."""
-    check_bits(bits)
-    check_rounding(rounding)
-    return _StraightThroughFixedPoint.apply(tensor, bits, rounding, generator)
-
-
-class FixedPointFakeQuant(nn.Module):
-    """A weight parametrization for quantization-aware training: float weights are trained, the
-    forward pass sees their fixed-point values."""
-
-    def __init__(self, bits: int, rounding: str = "nearest", seed: int = 0) -> None:
-        super().__init__()
-        self.bits = check_bits(bits)
-        self.rounding = check_rounding(rounding)
-        self.seed = seed
-        self.generator = torch.Generator().manual_seed(seed)
-
-    def forward(self, weight: torch.Tensor) -> torch.Tensor:
-        return fake_quantize(weight, self.bits, self.rounding, self.generator)
-
-    def extra_repr(self) -> str:
-        return f"bits={self.bits}, rounding={self.rounding!r}, seed={self.seed}"
-
-
-def prepare_qat(model: nn.Module, bits: int, rounding: str = "nearest", seed: int = 0) -> list[str]:
-    """Make every conv and linear layer of ``model`` train through a fixed-point fake quantizer.
-
-    Returns the names of the wrapped layers. Their float weights move to
-    ``module.parametrizations.weight.original`` (state-dict keys change accordingly).
-    """
-    check_bits(bits)
-    check_rounding(rounding)
-    names = []
-    for index, (name, module) in enumerate(weight_layers(model)):
-        if parametrize.is_parametrized(module, "weight"):
-            raise UsageError(f"layer {name!r} is already prepared for quantization-aware training")
-        parametrize.register_parametrization(
-            module, "weight", FixedPointFakeQuant(bits, rounding, seed + index)
-        )
-        names.append(name)
-    functional.invalidate_reset_cache(model)
-    return names
-
-
-def finalize_qat(model: nn.Module) -> QuantizationReport:
-    """Remove the fake quantizers of ``prepare_qat`` and quantize the trained float weights for
-    good, with the same bits, rounding and seed."""
-    settings: tuple[int, str, int] | None = None
-    for _name, module in weight_layers(model):
-        if parametrize.is_parametrized(module, "weight"):
-            fake = module.parametrizations.weight[0]
-            settings = settings or (fake.bits, fake.rounding, fake.seed)
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=False)
-    if settings is None:
-        raise UsageError("the model has no layers prepared for quantization-aware training")
-    functional.invalidate_reset_cache(model)
-    bits, rounding, seed = settings
-    return quantize_model(model, bits, rounding, seed)

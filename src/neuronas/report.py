@@ -23,7 +23,7 @@ from neuronas.contracts import Evaluation
 from neuronas.errors import UsageError
 from neuronas.folders import read_json
 from neuronas.search.journal import Journal
-from neuronas.search.run import read_result, read_run_config
+from neuronas.search.run_folder import read_result, read_run_config
 
 #: ``--x`` choices: the budget whose cost is on the horizontal axis (energy first, the default).
 AXES: dict[str, Budget] = {b.axis: b for b in sorted(BUDGETS, key=lambda b: b.name != "energy")}

@@ -39,7 +39,8 @@ from neuronas.contracts import Dataset, DataSplit
 from neuronas.errors import ArchitectureSyntaxError, UsageError
 from neuronas.folders import dumps, locked, replace_atomically, resumable, write_atomic
 from neuronas.plugin import get_component, guard
-from neuronas.quantization import check_bits, post_training_quantize, prepare_qat
+from neuronas.qat import prepare_qat
+from neuronas.quantization import check_bits, post_training_quantize
 from neuronas.search.config import DEFAULT_SPACE
 from neuronas.seeds import derive_seed
 from neuronas.snn import free_dropout

@@ -29,7 +29,7 @@ from typing import Any
 from neuronas.errors import NeuronasError, UnknownComponentError, UsageError
 from neuronas.plugin import get_host, hookimpl
 
-#: The run folder's own command is added by the search (`neuronas.search.run.resume_hint`).
+#: The run folder's own command is added by the search (`neuronas.search.run_folder.resume_hint`).
 RESUME_HINT = "every result journaled before it is kept, and --resume continues the run"
 
 

@@ -14,7 +14,7 @@ from neuronas.errors import NoFeasibleArchitecture, interrupted_exit_code
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
 from neuronas.search.config import DEFAULT_SPACE, SearchConfig
-from neuronas.search.run import default_run_dir, run_search
+from neuronas.search.run_folder import default_run_dir
 
 
 def result_table(result) -> Table:
@@ -199,6 +199,8 @@ def run_command(ctx: click.Context, **options: Any) -> None:
     display = None if as_json or quiet else SearchProgress(err_console)
     if display is not None:
         manager.register_plugin(display, name="neuronas-progress")
+    from neuronas.search.run import run_search  # torch: imported once a search really runs
+
     try:
         result = run_search(config, run_dir, resume=resume is not None, overwrite=overwrite)
     except NoFeasibleArchitecture as error:
