@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 import neuronas
@@ -73,7 +74,8 @@ def report_error(error: NeuronasError, debug: bool = False) -> None:
     hint = ""
     if isinstance(error, ComponentError) and not debugging(debug):
         hint = " (--debug or NEURONAS_DEBUG=1 shows the traceback)"
-    err_console.print(f"[red]error:[/] {error}{hint}", highlight=False, soft_wrap=True)
+    # escaped: a message may hold brackets (e.g. "pip install 'neuronas[nir]'")
+    err_console.print(f"[red]error:[/] {escape(str(error))}{hint}", highlight=False, soft_wrap=True)
 
 
 class NeuronasGroup(click.Group):
