@@ -136,7 +136,8 @@ def plugins_command(show_all: bool, as_json: bool) -> None:
 def list_command(kind: str, as_json: bool) -> None:
     """List the components of one KIND with a one-line description each.
 
-    KIND is one of: space, fitness, quantizer, hardware, strategy, dataset, executor.
+    KIND is one of: space, fitness, quantizer, hardware, strategy, dataset, executor,
+    exporter.
     """
     kind = canonical_kind(kind)
     registry = manager.get_host().registry
