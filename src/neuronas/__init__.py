@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from neuronas.api import build_model, estimate_cost, layer_shapes
 from neuronas.arch import Architecture, Cell, LayerShape, Macro
 from neuronas.errors import NeuronasError, NoFeasibleArchitecture
+from neuronas.exporting import export
 from neuronas.plugin import (
     block_plugin,
     component_names,
@@ -37,6 +38,7 @@ __all__ = [
     "build_model",
     "component_names",
     "estimate_cost",
+    "export",
     "get_component",
     "hookimpl",
     "layer_shapes",
