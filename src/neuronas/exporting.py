@@ -12,7 +12,6 @@ PEs, crossbars, tiles, area, latency window and energy, the totals and the resol
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -31,7 +30,7 @@ from neuronas.hardware.report import UNITS
 from neuronas.plugin import get_component, guard
 from neuronas.quantization import check_bits, quantize_model, quantize_tensor, weight_layers
 from neuronas.search.evaluator import derive_seed, initial_weights_seed
-from neuronas.search.run import RUN_FILES, read_result, read_run_config
+from neuronas.search.run import RUN_FILES, package_versions, read_result, read_run_config
 from neuronas.training import CHECKPOINT_NAME, load_checkpoint, network_at
 
 MAPPING_NAME = "mapping.json"
@@ -286,7 +285,7 @@ def export(
     request = ExportRequest(
         network.model.eval(),
         network.arch,
-        {**network.metadata, "neuronas": _version()},
+        {**network.metadata, "versions": package_versions()},
         integer_weights(network.model, network.bits),
     )
     files = tuple(guard.call("exporter", exporter, "export", request, out))
@@ -294,10 +293,3 @@ def export(
     document = mapping_document(network.arch, layers, cost, relative)
     write_atomic(mapping_path, dumps(document, indent=2))
     return ExportResult(files, mapping_path, request.metadata, cost)
-
-
-def _version() -> str:
-    try:
-        return importlib.metadata.version("neuronas")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
