@@ -19,6 +19,16 @@ from neuronas.plugin import (
 from neuronas.search.config import SearchConfig
 from neuronas.search.result import SearchResult
 
+
+def __getattr__(name: str):
+    """``neuronas.export`` is imported on first use: it needs torch, the rest of the API does not."""
+    if name == "export":
+        from neuronas.exporting import export
+
+        return export
+    raise AttributeError(f"module 'neuronas' has no attribute {name!r}")
+
+
 try:
     __version__ = version("neuronas")
 except PackageNotFoundError:  # running from a source tree that was never installed
@@ -39,6 +49,7 @@ __all__ = [
     "build_model",
     "component_names",
     "estimate_cost",
+    "export",
     "get_component",
     "hookimpl",
     "layer_shapes",

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 import neuronas
@@ -64,7 +65,8 @@ def report_error(error: NeuronasError, debug: bool = False) -> None:
     hint = ""
     if isinstance(error, ComponentError) and not debugging(debug):
         hint = " (--debug or NEURONAS_DEBUG=1 shows the traceback)"
-    err_console.print(f"[red]error:[/] {error}{hint}", highlight=False, soft_wrap=True)
+    # escaped: a message may hold brackets (e.g. "pip install 'neuronas[nir]'")
+    err_console.print(f"[red]error:[/] {escape(str(error))}{hint}", highlight=False, soft_wrap=True)
 
 
 class NeuronasGroup(click.Group):
@@ -125,8 +127,8 @@ def plugins_command(show_all: bool, as_json: bool) -> None:
 def list_command(kind: str, as_json: bool) -> None:
     """List the components of one KIND with a one-line description each.
 
-    KIND is one of: space, fitness, quantizer, hardware, strategy, dataset, executor; `kinds`
-    lists the kinds themselves.
+    KIND is one of: space, fitness, quantizer, hardware, strategy, dataset, executor, exporter;
+    `kinds` lists the kinds themselves.
     """
     if kind == "kinds":
         kinds = [{"kind": k, "hook": hook, "what": label} for k, (hook, _p, label) in KINDS.items()]

@@ -334,3 +334,42 @@ class Executor(Component, Protocol):
     ) -> Iterator[Any]:
         """Apply ``fn`` to every item with up to ``workers`` in parallel, yielding results in the
         order of ``items`` as they become available."""
+
+
+# --- exporters -----------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class QuantizedWeights:
+    """One layer's weights as a chip stores them: integer codes k of a ``bits``-bit signed
+    fixed-point format, weight = k * 2**-fraction_bits."""
+
+    codes: np.ndarray  # int32, the weight's shape
+    bits: int
+    fraction_bits: int
+
+
+@attrs.frozen
+class ExportRequest:
+    """What an exporter writes.
+
+    ``model``: the network in eval mode, without fake quantizers, its weights at their final
+    precision (on the fixed-point grid when quantized). ``metadata``: what the network is and where
+    it came from (architecture string, source, seed, weight bits, ...) as str, int, float and bool
+    values or nested mappings of them, to record verbatim. ``weights``: the integer weights of every
+    conv and linear layer by module name (``stem.conv``); empty at full precision.
+    """
+
+    model: torch.nn.Module
+    arch: Architecture
+    metadata: Mapping[str, Any]
+    weights: Mapping[str, QuantizedWeights] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class Exporter(Component, Protocol):
+    """A file format that ``neuronas export --format NAME`` writes a network to."""
+
+    def export(self, request: ExportRequest, out: Path) -> list[Path]:
+        """Write ``request``'s network to ``out`` (the file the user named, in a folder that exists
+        and is writable) and return every file written."""

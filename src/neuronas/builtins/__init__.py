@@ -11,6 +11,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "neuronas.builtins.hardware",
     "neuronas.builtins.strategies",
     "neuronas.builtins.executors",
+    "neuronas.builtins.exporters",
     "neuronas.builtins.search",
     "neuronas.builtins.training",
     "neuronas.builtins.study",

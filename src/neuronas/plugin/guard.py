@@ -113,6 +113,15 @@ def _check_split(split: Any) -> str | None:
     return None
 
 
+def _check_files(files: Any) -> str | None:
+    from pathlib import Path
+
+    if not isinstance(files, Sequence) or not all(isinstance(f, Path) for f in files):
+        return "something other than a list of pathlib.Path"
+    missing = [str(f) for f in files if not f.is_file()]
+    return f"files that do not exist: {', '.join(missing)}" if missing else None
+
+
 #: (kind, method) -> a check of the returned value: None when fine, else what is wrong.
 RESULT_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("hardware", "estimate"): _check_cost,
@@ -122,6 +131,7 @@ RESULT_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("space", "layer_shapes"): _check_layers,
     ("dataset", "load"): _check_split,
     ("strategy", "search"): _instance_of("neuronas.contracts.StrategyOutcome"),
+    ("exporter", "export"): _check_files,
 }
 
 

@@ -56,6 +56,12 @@ def neuronas_register_executors(register: Any) -> None:
     """Register candidate executors (``neuronas.contracts.Executor``)."""
 
 
+@hookspec
+def neuronas_register_exporters(register: Any) -> None:
+    """Register exporters (``neuronas.contracts.Exporter``): the formats ``neuronas export --format
+    NAME`` writes a trained or found network to."""
+
+
 # --- 2. command line: called once when the ``neuronas`` click group is assembled -------------------
 
 

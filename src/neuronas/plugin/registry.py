@@ -24,6 +24,7 @@ KINDS: dict[str, tuple[str, type, str]] = {
     "strategy": ("neuronas_register_strategies", contracts.SearchStrategy, "search strategy"),
     "dataset": ("neuronas_register_datasets", contracts.Dataset, "dataset"),
     "executor": ("neuronas_register_executors", contracts.Executor, "executor"),
+    "exporter": ("neuronas_register_exporters", contracts.Exporter, "exporter"),
 }
 
 _ALIASES = {
@@ -36,6 +37,7 @@ _ALIASES = {
     "strategies": "strategy",
     "datasets": "dataset",
     "executors": "executor",
+    "exporters": "exporter",
 }
 
 

@@ -51,6 +51,14 @@ def journal_evaluations(
     return evaluations
 
 
+def initial_weights_seed(seed: int, init: str, arch: str) -> int:
+    """The seed a candidate's network is built from: the run's own (``init="shared"``, so shared
+    layers get identical weights) or one derived from it and the architecture (``independent``)."""
+    if init == "shared":
+        return seed
+    return derive_seed(seed, "independent-init", arch)
+
+
 @attrs.frozen
 class CandidateScorer:
     """Build, quantize (QaFE) and score candidates; picklable so executors can ship it.
@@ -74,9 +82,7 @@ class CandidateScorer:
     precision: str = "fp32"
 
     def init_seed(self, arch: str) -> int:
-        if self.init == "shared":
-            return self.seed
-        return derive_seed(self.seed, "independent-init", arch)
+        return initial_weights_seed(self.seed, self.init, arch)
 
     def groups(self, archs: Sequence[str]) -> list[list[str]]:
         """Split candidates (in order) into the groups an executor hands out."""
