@@ -278,3 +278,44 @@ def test_observer_hooks_reach_plugins():
 
 
 assert sys.version_info >= (3, 11)
+
+
+@pytest.mark.parametrize("name", sorted(manager.ESSENTIAL))
+def test_an_essential_plugin_cannot_be_disabled(name, capsys, monkeypatch):
+    from neuronas.cli import main
+
+    with pytest.raises(SystemExit) as caught:
+        main(["--disable-plugin", name, "plugins"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert f"plugin {name!r} is essential and cannot be disabled" in err
+    assert "Traceback" not in err
+    with pytest.raises(neuronas.NeuronasError, match="essential"):
+        neuronas.block_plugin(name)
+    monkeypatch.setenv("NEURONAS_DISABLE_PLUGINS", name)
+    with pytest.raises(neuronas.NeuronasError, match="essential"):
+        manager.PluginHost(load_entry_points=False)
+
+
+def test_registration_hooks_are_called_through_pluggy_one_plugin_at_a_time():
+    neuronas.register_plugin(hardware_plugin("hw-a", module_name="a"), name="a")
+    neuronas.register_plugin(hardware_plugin("hw-b", module_name="b"), name="b")
+    host = manager.get_host()
+    seen = []
+    host.pm.add_hookcall_monitoring(
+        lambda hook_name, impls, kwargs: seen.append((hook_name, [i.plugin_name for i in impls])),
+        lambda *args: None,
+    )
+    host._registry = None
+    assert host.registry.get("hardware", "hw-b").name == "hw-b"
+    calls = [plugins for hook, plugins in seen if hook == "neuronas_register_hardware"]
+    assert ["a"] in calls and ["b"] in calls
+    assert all(len(plugins) == 1 for plugins in calls)
+
+
+def test_trace_plugins_writes_hook_calls_to_stderr(monkeypatch, capfd):
+    monkeypatch.setenv("NEURONAS_TRACE_PLUGINS", "1")
+    manager.reset()
+    _ = manager.get_host().registry
+    err = capfd.readouterr().err
+    assert "neuronas_register_hardware" in err and "finish" in err

@@ -4,8 +4,11 @@
   breaks the CLI. ``NEURONAS_STRICT_PLUGINS=1`` re-raises instead.
 - ``NEURONAS_LOAD_PLUGINS=a,b`` limits which entry-point plugins load (empty: none).
 - ``NEURONAS_DISABLE_PLUGINS=a,b``, ``neuronas --disable-plugin NAME`` and ``block_plugin(NAME)`` block
-  a plugin by name, built-in or external.
-- A hook implementation whose name matches no hookspec is an error naming the plugin.
+  a plugin by name, built-in or external, except the `ESSENTIAL` built-ins.
+- A hook implementation whose name matches no hookspec is an error naming the plugin (pluggy's
+  ``check_pending``, with a did-you-mean).
+- ``NEURONAS_TRACE_PLUGINS=1`` writes every hook call, its plugins and results to stderr (pluggy's
+  tracing).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import difflib
 import importlib
 import importlib.metadata
 import os
+import sys
 import warnings
 from collections.abc import Iterable
 from typing import Any
@@ -21,11 +25,15 @@ from typing import Any
 import attrs
 import pluggy
 
-from neuronas.errors import PluginError
+from neuronas.errors import PluginError, UsageError
 from neuronas.plugin import hookspecs
 from neuronas.plugin.registry import KINDS, Registry
 
 ENTRY_POINT_GROUP = "neuronas"
+
+#: Built-ins that cannot be blocked: without them there is no ``neuronas run`` (``search``) and no
+#: default executor (``executors``).
+ESSENTIAL = frozenset({"search", "executors"})
 
 
 class PluginLoadWarning(UserWarning):
@@ -62,8 +70,21 @@ def _env_list(variable: str) -> list[str] | None:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _switch(variable: str) -> bool:
+    return os.environ.get(variable, "") not in ("", "0", "false", "no")
+
+
 def _strict() -> bool:
-    return os.environ.get("NEURONAS_STRICT_PLUGINS", "") not in ("", "0", "false", "no")
+    return _switch("NEURONAS_STRICT_PLUGINS")
+
+
+def _check_blockable(names: Iterable[str]) -> None:
+    essential = sorted(set(names) & ESSENTIAL)
+    if essential:
+        raise UsageError(
+            f"plugin {essential[0]!r} is essential and cannot be disabled (essential plugins: "
+            f"{', '.join(sorted(ESSENTIAL))})"
+        )
 
 
 class PluginHost:
@@ -72,7 +93,11 @@ class PluginHost:
     def __init__(self, blocked: Iterable[str] = (), load_entry_points: bool = True) -> None:
         self.pm = pluggy.PluginManager("neuronas")
         self.pm.add_hookspecs(hookspecs)
+        if _switch("NEURONAS_TRACE_PLUGINS"):
+            self.pm.trace.root.setwriter(sys.stderr.write)
+            self.pm.enable_tracing()
         self.blocked: set[str] = set(blocked) | set(_env_list("NEURONAS_DISABLE_PLUGINS") or [])
+        _check_blockable(self.blocked)
         self.infos: dict[str, PluginInfo] = {}
         self.failures: list[PluginFailure] = []
         self.skipped: list[PluginInfo] = []
@@ -136,15 +161,19 @@ class PluginHost:
             self.pm.register(plugin, name=info.name)
         except pluggy.PluginValidationError as error:
             raise PluginError(f"plugin {info.name!r}: {error}") from None
-        unknown = [caller.name for caller in self.pm.get_hookcallers(plugin) if caller.spec is None]
-        if unknown:
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError:
+            unknown = [c.name for c in self.pm.get_hookcallers(plugin) or [] if c.spec is None]
             self.pm.unregister(plugin)
             known = [name for name in dir(hookspecs) if name.startswith("neuronas_")]
             hints = []
             for hook in unknown:
                 close = difflib.get_close_matches(hook, known, n=1)
                 hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise PluginError(f"plugin {info.name!r} implements unknown hook(s) {', '.join(hints)}")
+            raise PluginError(
+                f"plugin {info.name!r} implements unknown hook(s) {', '.join(hints)}"
+            ) from None
         self.infos[info.name] = info
         self._registry = None
 
@@ -190,21 +219,26 @@ class PluginHost:
         return self._registry
 
     def _build_registry(self) -> Registry:
-        """Call every registration hook once per plugin, so each component knows its owner."""
+        """Call every registration hook once per plugin (through pluggy, so tracing and hook
+        wrappers see it), so each component knows its owner."""
         registry = Registry()
         broken: list[tuple[PluginInfo, Exception]] = []
         for kind, (hook_name, _protocol, _label) in KINDS.items():
-            for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
-                if impl.plugin_name in {info.name for info, _ in broken}:
+            hook = getattr(self.pm.hook, hook_name)
+            owners = [impl.plugin_name for impl in hook.get_hookimpls()]
+            for owner in owners:
+                if owner in {info.name for info, _ in broken}:
                     continue
+                others = [self.pm.get_plugin(name) for name in owners if name != owner]
+                call = self.pm.subset_hook_caller(hook_name, remove_plugins=others)
 
-                def register(component: Any, _kind: str = kind, _owner: str = impl.plugin_name):
+                def register(component: Any, _kind: str = kind, _owner: str = owner) -> None:
                     registry.add(_kind, component, _owner)
 
                 try:
-                    impl.function(register=register)
+                    call(register=register)
                 except Exception as error:
-                    info = self.infos[impl.plugin_name]
+                    info = self.infos[owner]
                     if info.source != "entrypoint":
                         raise
                     broken.append((info, error))
@@ -267,6 +301,7 @@ def get_host() -> PluginHost:
 def reset(blocked: Iterable[str] = ()) -> None:
     """Forget the loaded plugins; the next ``get_host()`` reloads them with ``blocked`` blocked."""
     global _host
+    _check_blockable(blocked)
     _blocked.clear()
     _blocked.update(blocked)
     _host = None
