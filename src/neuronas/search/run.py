@@ -18,7 +18,7 @@ import numpy as np
 
 from neuronas.arch import Architecture
 from neuronas.budgets import BUDGET_NAMES
-from neuronas.contracts import SearchContext
+from neuronas.contracts import SearchContext, run_parameters
 from neuronas.devices import resolve_device
 from neuronas.errors import NoFeasibleArchitecture, UsageError
 from neuronas.folders import (
@@ -177,11 +177,7 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
         "hardware",
         hardware,
         "make_config",
-        {
-            "timesteps": config.timesteps,
-            "weight_bits": config.weight_bits,
-            **config.hardware_params,
-        },
+        {**run_parameters(config.timesteps, config.weight_bits), **config.hardware_params},
     )
     hardware_params = attrs.asdict(hardware_config) if attrs.has(hardware_config) else {}
     split = guard.call(
