@@ -213,7 +213,9 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
         parsed = Architecture.parse(arch)
         if parsed.macro != macro:
             raise UsageError(f"architecture {arch} is not of this run's network ({macro})")
-        space.check(parsed)
+        for cell_label, cell in (("A", parsed.cell_a), ("B", parsed.cell_b)):
+            if not guard.call("space", space, "is_valid", cell):
+                raise UsageError(f"cell {cell_label} {cell} is not in search space {space.name!r}")
 
     scorer_options = {
         "space": config.space,
