@@ -42,6 +42,7 @@ def test_page_covers_every_command_with_its_real_help():
         "data",
         "train",
         "evaluate",
+        "new-plugin",
     ):
         assert f"## `neuronas {command}`" in text
     real = subprocess.run(
