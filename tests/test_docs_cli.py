@@ -43,6 +43,7 @@ def test_page_covers_every_command_with_its_real_help():
         "train",
         "evaluate",
         "export",
+        "new-plugin",
     ):
         assert f"## `neuronas {command}`" in text
     real = subprocess.run(

@@ -241,6 +241,47 @@ def test_cli_nothing_feasible_exits_3(tmp_path, capsys):
     assert "least violating" in captured.out
 
 
+class ProtocolOnlySpace:
+    """The tiny space seen only through the SearchSpace protocol, as a third-party space is."""
+
+    name = "protocol-only"
+    description = "the tiny space, without CellSearchSpace's extra methods"
+
+    def __init__(self):
+        self._space = CellSearchSpace(
+            name="inner", description="", ops=("skip", "conv3x3"), nodes=3
+        )
+        self.ops = self._space.ops
+
+    def enumerate(self):
+        return self._space.enumerate()
+
+    def sample(self, rng):
+        return self._space.sample(rng)
+
+    def is_valid(self, cell):
+        return self._space.is_valid(cell)
+
+    def build(self, arch, seed=None):
+        return self._space.build(arch, seed)
+
+    def layer_shapes(self, arch, include_classifier=False):
+        return self._space.layer_shapes(arch, include_classifier)
+
+
+def test_a_space_with_only_the_protocol_resumes(tmp_path):
+    class Plugin:
+        @hookimpl
+        def neuronas_register_search_spaces(self, register):
+            register(ProtocolOnlySpace())
+
+    neuronas.register_plugin(Plugin(), name="protocol-only")
+    options = {**TINY, "space": "protocol-only"}
+    first = neuronas.search(out=tmp_path / "run", **options)
+    resumed = neuronas.search(resume=tmp_path / "run")
+    assert resumed.best.arch == first.best.arch and resumed.resumed
+
+
 def test_cli_resume_refuses_other_options_and_non_runs(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert run_cli(["run", "--resume", str(tmp_path / "empty")]) == 2

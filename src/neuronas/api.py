@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronas.arch import Architecture, Cell, LayerShape
-from neuronas.contracts import HardwareCost
+from neuronas.contracts import HardwareCost, run_parameters
 from neuronas.plugin import get_component, guard
 from neuronas.search.config import SearchConfig, macro_for
 
@@ -99,8 +99,7 @@ def estimate_cost(
     overrides: dict[str, Any] = {}
     if isinstance(arch, Architecture | str):
         architecture = _architecture(arch, space, dataset)
-        overrides["timesteps"] = architecture.macro.timesteps
-        overrides["weight_bits"] = DEFAULTS.weight_bits
+        overrides.update(run_parameters(architecture.macro.timesteps, DEFAULTS.weight_bits))
         layers = layer_shapes(architecture, space, include_classifier)
     else:
         layers = list(arch)

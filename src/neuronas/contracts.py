@@ -135,10 +135,23 @@ class HardwareCost:
     model: str = ""
 
 
+def run_parameters(timesteps: int, weight_bits: int) -> dict[str, int]:
+    """What every caller that maps a network passes to ``make_config`` before the user's own
+    parameters: ``neuronas run`` (its --timesteps and --weight-bits), ``neuronas cost ARCH`` and
+    ``neuronas.estimate_cost`` (the architecture's timesteps and a search's weight bits). A model
+    must accept these keys, as numbers or strings; refusing one stops the command with its error."""
+    return {"timesteps": timesteps, "weight_bits": weight_bits}
+
+
+#: The keys of `run_parameters`, which every hardware model takes.
+RUN_PARAMETERS = tuple(run_parameters(1, 1))
+
+
 @runtime_checkable
 class HardwareModel(Component, Protocol):
     def make_config(self, overrides: Mapping[str, Any] | None = None) -> Any:
-        """A frozen config with the model's defaults, updated by ``overrides`` (checked)."""
+        """A frozen config with the model's defaults, updated by ``overrides`` (checked: an unknown
+        key or a bad value is a UsageError; ``overrides`` always hold the `RUN_PARAMETERS`)."""
 
     def estimate(self, layers: Sequence[LayerShape], config: Any) -> HardwareCost:
         """Area, latency and energy of the mapped ``layers``."""

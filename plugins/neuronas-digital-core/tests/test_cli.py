@@ -5,11 +5,10 @@ from __future__ import annotations
 import importlib.metadata
 import json
 
-import neuronas.plugin
+import neuronas
+import neuronas.testing
 import pytest
-from click.testing import CliRunner
 from neuronas.arch import Architecture
-from neuronas.cli import build_cli
 from neuronas.errors import UsageError
 
 from neuronas_digital_core import DigitalCoreModel
@@ -19,13 +18,13 @@ from neuronas_digital_core import DigitalCoreModel
 def fresh_plugins(monkeypatch):
     for variable in ("NEURONAS_LOAD_PLUGINS", "NEURONAS_DISABLE_PLUGINS"):
         monkeypatch.delenv(variable, raising=False)
-    neuronas.plugin.reset()
+    neuronas.testing.reload_plugins()
     yield
-    neuronas.plugin.reset()
+    neuronas.testing.reload_plugins()
 
 
 def invoke(*args: str):
-    result = CliRunner().invoke(build_cli(), list(args), catch_exceptions=False)
+    result = neuronas.testing.invoke(*args)
     assert result.exit_code == 0, result.output
     return result
 
@@ -58,13 +57,13 @@ def test_list_hardware_shows_it():
 
 def test_it_is_not_loaded_when_entry_points_are_limited(monkeypatch):
     monkeypatch.setenv("NEURONAS_LOAD_PLUGINS", "")
-    neuronas.plugin.reset()
-    assert "digital-core" not in neuronas.plugin.component_names("hardware")
+    neuronas.testing.reload_plugins()
+    assert "digital-core" not in neuronas.component_names("hardware")
 
 
 def test_get_component_returns_the_model():
-    assert isinstance(neuronas.plugin.get_component("hardware", "digital-core"), DigitalCoreModel)
-    model = neuronas.plugin.get_component("hardware", "digital-core:digital-core")
+    assert isinstance(neuronas.get_component("hardware", "digital-core"), DigitalCoreModel)
+    model = neuronas.get_component("hardware", "digital-core:digital-core")
     assert model.name == "digital-core"
 
 
@@ -79,8 +78,6 @@ CONV = {
 
 
 def layer_file(tmp_path, layers, params=None):
-    if "cost" not in build_cli().commands:
-        pytest.skip("`neuronas cost` is not in this neuronas yet (issue 5, builtins/hardware.py)")
     path = tmp_path / "layers.json"
     path.write_text(json.dumps({"layers": layers, "params": params or {}}))
     return str(path)
@@ -106,7 +103,7 @@ def test_cost_command_passes_weight_bits_and_set(tmp_path):
     # 4608 SOPs x (20 + 4 x 0.5) pJ + 64000 pJ
     assert cost["energy_uj"] == pytest.approx((4608 * 22 + 64000) / 1e6, rel=1e-9)
     assert cost["hardware_params"]["weight_bits"] == 4
-    refused = CliRunner().invoke(build_cli(), [*args, "--set", "crossbar_size=128"])
+    refused = neuronas.testing.invoke(*args, "--set", "crossbar_size=128")
     assert refused.exit_code == UsageError.exit_code
     assert "unknown digital-core parameter(s) 'crossbar_size'" in refused.output
 
@@ -120,8 +117,6 @@ def test_cost_command_prints_a_table(tmp_path):
 
 @pytest.mark.slow
 def test_run_searches_with_it(tmp_path):
-    if "run" not in build_cli().commands:
-        pytest.skip("`neuronas run` is not in this neuronas yet (issue 6)")
     run_dir = tmp_path / "run"
     tiny = ["--strategy", "random", "--candidates", "2", "--width", "4", "--hidden", "16"]
     tiny += ["--fitness-batch", "8", "--fitness-batches", "1", "--dataset", "digits"]
@@ -138,10 +133,10 @@ def test_run_searches_with_it(tmp_path):
         str(run_dir),
     )
     result = json.loads((run_dir / "result.json").read_text())
-    model = neuronas.plugin.get_component("hardware", "digital-core")
+    model = neuronas.get_component("hardware", "digital-core")
     config = model.make_config({"timesteps": 5, "weight_bits": 4, "input_spike_rate": 0.05})
     assert model.make_config(result["hardware_params"]) == config
-    space = neuronas.plugin.get_component("space", "neuronas-3op")
+    space = neuronas.get_component("space", "neuronas-3op")
     layers = space.layer_shapes(Architecture.parse(result["best"]["arch"]))
     expected = model.estimate(layers, config)
     costs = result["best"]["costs"]

@@ -16,4 +16,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "neuronas.builtins.training",
     "neuronas.builtins.study",
     "neuronas.builtins.report",
+    "neuronas.builtins.scaffold",
 )

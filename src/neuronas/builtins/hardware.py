@@ -14,7 +14,7 @@ import neuronas.plugin
 from neuronas.api import DEFAULTS, parse_architecture
 from neuronas.arch import LayerShape
 from neuronas.console import console, print_json
-from neuronas.contracts import HardwareCost
+from neuronas.contracts import HardwareCost, run_parameters
 from neuronas.errors import UsageError
 from neuronas.hardware import (
     SpikeFlowModel,
@@ -247,8 +247,7 @@ def cost_command(
         layers = guard.call(
             "space", space, "layer_shapes", architecture, include_classifier=include_classifier
         )
-        overrides["timesteps"] = architecture.macro.timesteps
-        overrides["weight_bits"] = DEFAULTS.weight_bits
+        overrides.update(run_parameters(architecture.macro.timesteps, DEFAULTS.weight_bits))
     if config_file is not None:
         overrides.update(load_toml(config_file))
     if weight_bits is not None:

@@ -49,7 +49,7 @@ def canonical_kind(kind: str) -> str:
     return key
 
 
-def _members(protocol: type) -> list[str]:
+def protocol_members(protocol: type) -> list[str]:
     """The attributes and methods a protocol requires, for an error that names the missing ones."""
     members: set[str] = set()
     for cls in protocol.__mro__:
@@ -92,7 +92,9 @@ class Registry:
                 f"(a non-empty string without ':'), got {name!r}"
             )
         if not isinstance(component, protocol):
-            missing = [member for member in _members(protocol) if not hasattr(component, member)]
+            missing = [
+                member for member in protocol_members(protocol) if not hasattr(component, member)
+            ]
             raise PluginError(
                 f"plugin {plugin!r} registered {label} {name!r} that lacks {', '.join(missing)} "
                 f"(see neuronas.contracts.{protocol.__name__})"

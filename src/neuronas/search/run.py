@@ -11,7 +11,7 @@ import numpy as np
 
 from neuronas.arch import Architecture
 from neuronas.budgets import BUDGET_NAMES
-from neuronas.contracts import SearchContext
+from neuronas.contracts import SearchContext, run_parameters
 from neuronas.devices import resolve_device
 from neuronas.errors import NoFeasibleArchitecture, UsageError
 from neuronas.folders import dumps, locked, resumable, write_atomic
@@ -97,11 +97,7 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
         "hardware",
         hardware,
         "make_config",
-        {
-            "timesteps": config.timesteps,
-            "weight_bits": config.weight_bits,
-            **config.hardware_params,
-        },
+        {**run_parameters(config.timesteps, config.weight_bits), **config.hardware_params},
     )
     hardware_params = attrs.asdict(hardware_config) if attrs.has(hardware_config) else {}
     split = guard.call(
@@ -137,7 +133,9 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
         parsed = Architecture.parse(arch)
         if parsed.macro != macro:
             raise UsageError(f"architecture {arch} is not of this run's network ({macro})")
-        space.check(parsed)
+        for cell_label, cell in (("A", parsed.cell_a), ("B", parsed.cell_b)):
+            if not guard.call("space", space, "is_valid", cell):
+                raise UsageError(f"cell {cell_label} {cell} is not in search space {space.name!r}")
 
     scorer_options = {
         "space": config.space,
