@@ -28,7 +28,7 @@ import attrs
 import numpy as np
 import torch
 
-from neuronas.contracts import Dataset, DataSplit
+from neuronas.contracts import Dataset, DataSplit, input_shape_of, is_time_resolved
 from neuronas.errors import DatasetError, UsageError
 
 SPLITS = ("train", "test")
@@ -605,6 +605,30 @@ def synthetic_split(
     return DataSplit(images, labels.to(torch.int64), num_classes)
 
 
+# --- loading for a network ------------------------------------------------------------------------
+
+
+def load_split(
+    dataset: Dataset, root: Path | None, split: str, timesteps: int, event_size: int | None = None
+) -> DataSplit:
+    """``split`` of ``dataset`` as a network of ``timesteps`` steps takes it: static images as they
+    are, a time-resolved dataset binned into ``timesteps`` frames of side ``event_size`` (None: its
+    own). Every command loads data through here, so a run, a study and a training agree."""
+    from neuronas.plugin import guard
+
+    side = input_shape_of(dataset, event_size)[1]
+    if not is_time_resolved(dataset):
+        return guard.call("dataset", dataset, "load", root, split)
+    loaded = guard.call("dataset", dataset, "load", root, split, timesteps=timesteps, size=side)
+    shape = (timesteps, dataset.input_shape[0], side, side)
+    if tuple(loaded.images.shape[1:]) != shape:
+        raise guard.ComponentError(
+            f"{guard.describe('dataset', dataset)} load() returned frames "
+            f"{list(loaded.images.shape)}, not [N, {', '.join(map(str, shape))}] as asked"
+        )
+    return loaded
+
+
 # --- batches for fitness scoring and training ----------------------------------------------------
 
 
@@ -680,13 +704,17 @@ AUGMENTATION: dict[str, Augmentation] = {
     "mnist-5000": Augmentation(padding=2),
     "digits": Augmentation(padding=1),
     "synthetic": NO_AUGMENTATION,
+    "nmnist": Augmentation(padding=2),
+    "dvsgesture": Augmentation(padding=4),  # no flip: left- and right-hand gestures are classes
+    "cifar10dvs": Augmentation(padding=4, flip=True),
 }
 
 
 def augment(
     images: torch.Tensor, dataset: str | Dataset, generator: torch.Generator | int
 ) -> torch.Tensor:
-    """A randomly augmented copy of a normalised batch [N, C, H, W], by ``dataset``'s augmentation.
+    """A randomly augmented copy of a normalised batch [N, C, H, W] (or frames [N, T, C, H, W], all
+    frames of a sample cropped and flipped alike), by ``dataset``'s augmentation.
 
     ``dataset`` is a registered name or a dataset object. Zero padding is the mean colour, since the
     images are already normalised. Random draws come from ``generator`` (a CPU generator or a seed).
@@ -703,7 +731,10 @@ def augment(
 def apply_augmentation(
     images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator
 ) -> torch.Tensor:
-    """``augmentation`` applied to a batch [N, C, H, W], drawing from a CPU ``generator``."""
+    """``augmentation`` applied to a batch [N, ..., H, W], drawing from a CPU ``generator``."""
+    if images.dim() == 5:
+        flat = apply_augmentation(images.flatten(1, 2), augmentation, generator)
+        return flat.view(images.shape)
     count, channels, height, width = images.shape
     device = images.device
     if augmentation.padding:
