@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import pickle
@@ -540,15 +541,24 @@ def test_loading_never_downloads(tmp_path):
     assert not (tmp_path / "cifar-10-batches-py").exists()
 
 
-def test_download_fetches_and_unpacks_the_usual_archive(tmp_path, monkeypatch):
-    archive = cifar10_archive(tmp_path / "made")
+def serve(monkeypatch, content: bytes, published: bytes | None = None) -> list[str]:
+    """Downloads write ``content``; the CIFAR-10 archive's published MD5 is that of ``published``
+    (default: ``content``, so the fabricated archive passes the check). Returns the fetched urls."""
     fetched = []
 
     def fake_fetch(url, destination):
         fetched.append(url)
-        destination.write_bytes(archive)
+        destination.write_bytes(content)
 
     monkeypatch.setattr(data, "fetch_url", fake_fetch)
+    digest = hashlib.md5(content if published is None else published).hexdigest()
+    monkeypatch.setitem(data.CIFAR10.md5, data.CIFAR10.urls[0], digest)
+    return fetched
+
+
+def test_download_fetches_and_unpacks_the_usual_archive(tmp_path, monkeypatch):
+    archive = cifar10_archive(tmp_path / "made")
+    fetched = serve(monkeypatch, archive)
     root = tmp_path / "data"
     assert dataset("cifar10").download(root) == root / "cifar-10-batches-py"
     assert fetched == ["https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"]
@@ -556,6 +566,22 @@ def test_download_fetches_and_unpacks_the_usual_archive(tmp_path, monkeypatch):
     assert dataset("cifar10").load(root, "train").images.shape == (15, 3, 32, 32)
     dataset("cifar10").download(root)
     assert len(fetched) == 1
+
+
+def test_download_that_does_not_match_the_published_md5_is_deleted_and_named(tmp_path, monkeypatch):
+    archive = cifar10_archive(tmp_path / "made")
+    serve(monkeypatch, archive, published=b"the real archive")
+    root = tmp_path / "data"
+    with pytest.raises(DatasetError, match=r"not the published .*it was deleted") as caught:
+        dataset("cifar10").download(root)
+    assert data.CIFAR10.urls[0] in str(caught.value)
+    assert list(root.iterdir()) == []
+
+
+def test_every_download_has_its_published_md5():
+    for source in (data.CIFAR10, data.CIFAR100, data.TINYIMAGENET, data.MNIST):
+        assert set(source.md5) == set(source.urls)
+        assert all(len(md5) == 32 for md5 in source.md5.values())
 
 
 def test_data_check_command_reports_both_splits(tmp_path):

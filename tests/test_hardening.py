@@ -142,7 +142,7 @@ def _resume_with(run_dir, line, capsys):
         (lambda r: {**r, "arch": "garbage"}, "line 16: architecture string part 1"),
         (
             lambda r: {**r, "arch": r["arch"].replace("skip", "avgpool3x3")},
-            "is not in space 'tiny-hard'",
+            "is not in search space 'tiny-hard'",
         ),
         (
             lambda r: {**r, "arch": r["arch"].replace("width=4", "width=6")},

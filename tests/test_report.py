@@ -197,3 +197,32 @@ def test_a_corrupt_journal_line_is_named(tmp_path):
     result = invoke(str(run_dir))
     assert result.exit_code == 2
     assert "journal.jsonl: line 1 is not a journal record" in result.output
+
+
+def test_non_dominated_by_hand():
+    from neuronas.pareto import non_dominated
+
+    # minimised columns: (1, 5) and (2, 2) and (4, 1) trade off; (3, 3) is dominated by (2, 2);
+    # the repeated (2, 2) dominates neither copy
+    points = [(1, 5), (3, 3), (2, 2), (4, 1), (2, 2), (5, 5)]
+    assert non_dominated(points) == [0, 2, 3, 4]
+
+
+def test_report_marks_the_pareto_front_of_the_feasible_candidates(tmp_path):
+    run_dir = make_run(tmp_path)
+    result = invoke(str(run_dir), "--json")
+    assert result.exit_code == 0, result.output
+    front = json.loads(result.output)["pareto_front"]
+    # candidate 2 scores best but breaks budgets; 4 costs more than 3 and scores less
+    assert front["candidates"] == 4
+    for key in ("params", "area_mm2", "latency_ms", "energy_uj", "all"):
+        assert [entry["arch"] for entry in front[key]] == [arch(3), arch(1), arch(0)]
+    assert front["area_mm2"][0] == {"arch": arch(3), "score": -8.0, "area_mm2": 5.0}
+    png = run_dir / "report-pareto.png"
+    assert json.loads(result.output)["pareto_plot"] == str(png)
+    assert Image.open(png).size == (1100, 800)
+    assert hue_pixels(png)["red"] > 300  # the front's markers and the star in four panels
+    text = (run_dir / "report.txt").read_text()
+    assert "Pareto front of the 4 scored candidates that meet every budget: 3 non-dominated" in text
+    assert invoke(str(run_dir), "--out", str(tmp_path / "x" / "area.png")).exit_code == 0
+    assert (tmp_path / "x" / "area-pareto.png").is_file()

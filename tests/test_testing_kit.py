@@ -21,7 +21,7 @@ from neuronas.testing import ConformanceError
 
 # --- every built-in passes ----------------------------------------------------------------------
 
-NEEDS_FILES = {"cifar10", "cifar100", "tinyimagenet", "mnist"}  # no download in tests
+NEEDS_FILES = {"cifar10", "cifar100", "tinyimagenet", "mnist", "nmnist", "dvsgesture", "cifar10dvs"}
 OWN_PROCESSES = {"process", "ray"}  # start workers: slow, see below
 
 

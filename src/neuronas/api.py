@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from neuronas.arch import Architecture, Cell, LayerShape
-from neuronas.contracts import HardwareCost, run_parameters
+from neuronas.contracts import HardwareCost, input_shape_of, run_parameters
 from neuronas.plugin import get_component, guard
 from neuronas.search.config import SearchConfig, macro_for
 
@@ -33,18 +33,23 @@ def search(out: str | Path | None = None, resume: str | Path | None = None, **op
 
 
 def parse_architecture(
-    text: str, space: str = DEFAULTS.space, dataset: str = DEFAULTS.dataset
+    text: str,
+    space: str = DEFAULTS.space,
+    dataset: str = DEFAULTS.dataset,
+    event_size: int | None = None,
 ) -> Architecture:
     """What every command makes of an architecture given on the command line or to the API.
 
     ``text`` is an architecture string (``a=<cell>;b=<cell>[;key=value...]``) or one cell string,
     then used as both A and B. Macro keys the text leaves out take the values a search would use:
-    `SearchConfig`'s sizes, ``dataset``'s input and classes, ``space``'s dropout and
-    initialisation. So ``neuronas show``, ``cost``, ``train --arch`` and the functions here agree.
+    `SearchConfig`'s sizes, ``dataset``'s input (an event dataset's frames at side ``event_size``
+    when given) and classes, ``space``'s dropout and initialisation. So ``neuronas show``,
+    ``cost``, ``train --arch`` and the functions here agree.
     """
     component = get_component("space", space)
     data = get_component("dataset", dataset)
-    defaults = macro_for(DEFAULTS, component, data.input_shape, data.num_classes)
+    input_shape = input_shape_of(data, event_size)
+    defaults = macro_for(DEFAULTS, component, input_shape, data.num_classes)
     if "=" in text:
         return Architecture.parse(text, defaults)
     cell = Cell.parse(text)

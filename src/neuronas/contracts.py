@@ -162,20 +162,70 @@ class HardwareModel(Component, Protocol):
 
 @attrs.frozen
 class DataSplit:
-    """A whole split in memory: normalised float images [N, C, H, W] and integer labels [N]."""
+    """A whole split in memory, integer labels [N] and either normalised float images [N, C, H, W]
+    (static: the network repeats each image over its timesteps) or, from a time-resolved dataset,
+    float frames [N, T, C, H, W] (frame t drives timestep t)."""
 
     images: torch.Tensor
     labels: torch.Tensor
     num_classes: int
 
+    @property
+    def timesteps(self) -> int | None:
+        """T of time-resolved samples; None for static images."""
+        return int(self.images.shape[1]) if self.images.dim() == 5 else None
+
+    @property
+    def sample_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of one image or frame."""
+        channels, height, width = (int(size) for size in self.images.shape[-3:])
+        return channels, height, width
+
 
 @runtime_checkable
 class Dataset(Component, Protocol):
+    """Images for the fitness batches and for training; ``input_shape`` is (C, H, W).
+
+    A time-resolved dataset (event-camera recordings) says so with ``time_resolved = True`` and has a
+    ``sensor_size`` (its native side). Its ``load`` then also takes ``timesteps`` and ``size``
+    keywords and bins each recording into ``timesteps`` frames of side ``size`` (None: the side of
+    ``input_shape``), so that a network of T timesteps sees one frame per step.
+    """
+
     input_shape: tuple[int, int, int]
     num_classes: int
 
     def load(self, root: Path | None, split: str) -> DataSplit:
         """Load ``split`` ('train' or 'test') from ``root``; raise DatasetError naming what is missing."""
+
+
+def is_time_resolved(dataset: Any) -> bool:
+    """Whether ``dataset`` loads frames [N, T, C, H, W] (see `Dataset`)."""
+    return getattr(dataset, "time_resolved", False) is True
+
+
+def input_shape_of(dataset: Any, event_size: int | None = None) -> tuple[int, int, int]:
+    """The (C, H, W) a network for ``dataset`` takes: its ``input_shape``, for a time-resolved one at
+    side ``event_size`` when given (down-sampled, never up); a UsageError otherwise."""
+    channels, height, width = tuple(dataset.input_shape)
+    if event_size is None:
+        return channels, height, width
+    if not is_time_resolved(dataset):
+        raise UsageError(
+            f"--event-size applies to event-camera datasets; {dataset.name!r} holds static images "
+            f"({channels}x{height}x{width})"
+        )
+    sensor = int(getattr(dataset, "sensor_size", height))
+    if (
+        isinstance(event_size, bool)
+        or not isinstance(event_size, int)
+        or not 1 <= event_size <= sensor
+    ):
+        raise UsageError(
+            f"--event-size must be an integer from 1 to {sensor} ({dataset.name}'s sensor side; frames "
+            f"are down-sampled, never up), got {event_size!r}"
+        )
+    return channels, event_size, event_size
 
 
 # --- evaluated candidates --------------------------------------------------------------------------

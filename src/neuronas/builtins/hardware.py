@@ -197,6 +197,11 @@ def _print_cost(cost: HardwareCost) -> None:
     help="Dataset whose input and classes fill what ARCH leaves out.",
 )
 @click.option(
+    "--event-size",
+    type=click.IntRange(min=1),
+    help="Side of an event dataset's frames (down-sampled) [default: the dataset's].",
+)
+@click.option(
     "--weight-bits",
     type=click.IntRange(min=1),
     help=f"Weight precision in bits [default: {DEFAULTS.weight_bits} for ARCH, as a search]",
@@ -222,6 +227,7 @@ def cost_command(
     hardware_name: str,
     space_name: str,
     dataset: str,
+    event_size: int | None,
     weight_bits: int | None,
     assignments: tuple[str, ...],
     config_file: Path | None,
@@ -242,7 +248,7 @@ def cost_command(
     if layers_file is not None:
         layers, overrides = layers_from_json(layers_file)
     else:
-        architecture = parse_architecture(arch, space_name, dataset)
+        architecture = parse_architecture(arch, space_name, dataset, event_size)
         space = neuronas.plugin.get_component("space", space_name)
         layers = guard.call(
             "space", space, "layer_shapes", architecture, include_classifier=include_classifier

@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from neuronas.contracts import input_shape_of, is_time_resolved
 from neuronas.devices import resolve_device
 from neuronas.plugin import get_component, hookimpl
 
@@ -143,7 +144,9 @@ class SearchProgress:
 
     def plan(self, config, run_dir) -> str:
         dataset = get_component("dataset", config.dataset)
-        shape = "x".join(map(str, dataset.input_shape))
+        shape = "x".join(map(str, input_shape_of(dataset, config.event_size)))
+        if is_time_resolved(dataset):
+            shape = f"{config.timesteps} frames of {shape}"
         device = resolve_device(config.device)
         return (
             f"search: {config.strategy} over {config.space}, {config.fitness} at FxP"

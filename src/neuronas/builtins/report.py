@@ -27,12 +27,14 @@ from neuronas.report import AXES, write_report
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def report_command(run_dir: Path, x: str, out: Path | None, as_json: bool) -> None:
-    """Plot each candidate's fitness against a hardware cost and summarise the run.
+    """Plot each candidate's fitness against a hardware cost, the Pareto front, and summarise the run.
 
     Works on a finished run and on one that was interrupted or is still going. Scored candidates
     are points coloured by phase, candidates rejected by a budget are ticks on the cost axis, the
-    budget is a dashed line and the chosen architecture a star. The summary is also written to
-    RUN_DIR/report.txt.
+    budget is a dashed line and the chosen architecture a star. A second PNG (report-pareto.png,
+    or next to --out) plots the fitness against each of the four costs with the non-dominated
+    candidates among those that meet every budget marked and joined. The summary is also written
+    to RUN_DIR/report.txt.
     """
     from neuronas.console import console, print_json
 

@@ -51,13 +51,23 @@ def result_table(result) -> Table:
 @click.option("--rounding", default="nearest", show_default=True, help="Quantizer rounding.")
 @click.option("--dataset", default="digits", show_default=True, help="Dataset for fitness batches.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the dataset.")
+@click.option(
+    "--event-size",
+    type=click.IntRange(min=1),
+    help="Side of an event dataset's frames (down-sampled) [default: the dataset's].",
+)
 @click.option("--max-params", default="10M", show_default=True, help="Memory budget, weights.")
 @click.option("--max-area", default="1000", show_default=True, help="Area budget, mm^2.")
 @click.option("--max-latency", default="500", show_default=True, help="Latency budget, ms.")
 @click.option("--max-energy", default="1000", show_default=True, help="Energy budget, uJ.")
 @click.option("--no-constraints", is_flag=True, help="Do not check budgets (SNASNet-style).")
 @click.option("--width", default=128, show_default=True, help="Cell A width C (cell B: 2C).")
-@click.option("--timesteps", default=5, show_default=True, help="SNN timesteps T.")
+@click.option(
+    "--timesteps",
+    default=5,
+    show_default=True,
+    help="SNN timesteps T (an event dataset's recordings are binned into T frames).",
+)
 @click.option("--hidden", default=1024, show_default=True, help="Classifier hidden LIF width.")
 @click.option("--population", default=10, show_default=True, help="Output neurons per class.")
 @click.option(
@@ -163,6 +173,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
             rounding=options["rounding"],
             dataset=options["dataset"],
             data_dir=str(options["data_dir"]) if options["data_dir"] else None,
+            event_size=options["event_size"],
             budgets=Budgets(
                 max_params=options["max_params"],
                 max_area_mm2=options["max_area"],

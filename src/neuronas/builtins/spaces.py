@@ -84,10 +84,20 @@ def cell_equations(cell: Cell) -> list[str]:
     show_default=True,
     help="Dataset whose input and classes fill what ARCH leaves out.",
 )
+@click.option(
+    "--event-size",
+    type=click.IntRange(min=1),
+    help="Side of an event dataset's frames (down-sampled) [default: the dataset's].",
+)
 @click.option("--include-classifier", is_flag=True, help="Also map the classifier's linear layers.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_command(
-    arch_text: str, space_name: str, dataset: str, include_classifier: bool, as_json: bool
+    arch_text: str,
+    space_name: str,
+    dataset: str,
+    event_size: int | None,
+    include_classifier: bool,
+    as_json: bool,
 ) -> None:
     """Show an architecture: its cells as equations, its weight layers and its memory cost.
 
@@ -98,7 +108,7 @@ def show_command(
     from neuronas.console import console, print_json
 
     space = get_component("space", space_name)
-    arch = parse_architecture(arch_text, space_name, dataset)
+    arch = parse_architecture(arch_text, space_name, dataset, event_size)
     layers = space.layer_shapes(arch, include_classifier=include_classifier)
     params = count_parameters(guard.call("space", space, "build", arch, seed=0))
     canonical = getattr(space, "canonical", lambda cell: cell)

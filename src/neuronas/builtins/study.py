@@ -91,6 +91,12 @@ def _fmt(value, pattern: str = "{:+.2f}") -> str:
 @click.argument("source", required=False, default=DEFAULT_SPACE, metavar="[SPACE|RUN_DIR]")
 @click.option("--dataset", help="Dataset to score and train on [default: the run's, else digits].")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the dataset.")
+@click.option(
+    "--event-size",
+    type=click.IntRange(min=1),
+    help="Side of an event dataset's frames (down-sampled) [default: the run's, else the "
+    "dataset's].",
+)
 @click.option("--archs", default=30, show_default=True, help="Architectures to sample, N.")
 @click.option("--epochs", default=30, show_default=True, help="Training epochs, E.")
 @click.option("--seeds", default=2, show_default=True, help="Training seeds per architecture, K.")
@@ -201,10 +207,11 @@ def _config(source: str, options: dict[str, Any]) -> StudyConfig:
             raise UsageError(f"{source} is a folder but not a run folder (it has no config.json)")
         run = json.loads(config_path.read_text())["config"]
         base = {key: run[key] for key in ("space", "dataset", "data_dir", "width", "timesteps", "hidden", "population")}  # fmt: skip
+        base["event_size"] = run.get("event_size")
         base["source_run"] = str(source_path)
     else:
         base["space"] = source
-    for key in ("dataset", "width", "timesteps", "hidden", "population"):
+    for key in ("dataset", "event_size", "width", "timesteps", "hidden", "population"):
         if options[key] is not None:
             base[key] = options[key]
     if options["data_dir"] is not None:

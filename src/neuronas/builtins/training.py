@@ -141,6 +141,7 @@ def spike_rate_table(rates: Mapping[str, float]) -> Table:
 _RESUMED_OPTIONS = (
     "arch",
     "dataset",
+    "event_size",
     "space",
     "epochs",
     "batch_size",
@@ -160,6 +161,11 @@ _RESUMED_OPTIONS = (
 @click.option("--arch", help="Architecture string to train (instead of a run folder's best).")
 @click.option("--dataset", help="Dataset [default: the run's, else digits].")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the dataset.")
+@click.option(
+    "--event-size",
+    type=click.IntRange(min=1),
+    help="With --arch: side of an event dataset's frames [default: the dataset's].",
+)
 @click.option(
     "--space", help="Search space that builds the cells [default: the run's, else neuronas-3op]."
 )
@@ -302,7 +308,12 @@ def _config_from_options(
         raise UsageError("nothing to train: give a run folder (RUN_DIR) or --arch STRING")
     dataset = options["dataset"] or from_run.get("dataset") or DEFAULTS.dataset
     space = options["space"] or from_run.get("space") or DEFAULTS.space
-    arch = from_run.get("arch") or parse_architecture(options["arch"], space, dataset).to_string()
+    if options["event_size"] is not None and options["arch"] is None:
+        raise UsageError("--event-size goes with --arch; a run folder's architecture has its own")
+    arch = (
+        from_run.get("arch")
+        or parse_architecture(options["arch"], space, dataset, options["event_size"]).to_string()
+    )
     return TrainConfig(
         arch=arch,
         dataset=dataset,

@@ -106,8 +106,10 @@ def _check_split(split: Any) -> str | None:
     if not isinstance(split, DataSplit):
         return f"a {type(split).__name__} instead of a neuronas.contracts.DataSplit"
     images, labels = split.images, split.labels
-    if not (isinstance(images, torch.Tensor) and images.dim() == 4 and images.is_floating_point()):
-        return "images that are not a float tensor [N, C, H, W]"
+    if not (
+        isinstance(images, torch.Tensor) and images.dim() in (4, 5) and images.is_floating_point()
+    ):
+        return "images that are not a float tensor [N, C, H, W] (or frames [N, T, C, H, W])"
     if not (isinstance(labels, torch.Tensor) and labels.dim() == 1 and len(labels) == len(images)):
         return "labels that are not one integer per image"
     return None

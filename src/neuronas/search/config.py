@@ -63,6 +63,11 @@ def _positive(_instance: Any, attribute: attrs.Attribute, value: int) -> None:
         raise UsageError(f"{attribute.name.replace('_', '-')} must be at least 1, got {value}")
 
 
+def _optional_positive(_instance: Any, attribute: attrs.Attribute, value: int | None) -> None:
+    if value is not None:
+        _positive(_instance, attribute, value)
+
+
 @attrs.frozen
 class SearchConfig:
     """Everything that determines a search's result (with the same seed, the same result)."""
@@ -76,6 +81,8 @@ class SearchConfig:
     rounding: str = "nearest"
     dataset: str = "digits"
     data_dir: str | None = None
+    #: side of an event dataset's frames (None: the dataset's own); its T is ``timesteps``
+    event_size: int | None = attrs.field(default=None, validator=_optional_positive)
     budgets: Budgets = attrs.field(factory=Budgets)
     hardware_params: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
     map_classifier: bool = False
@@ -120,7 +127,11 @@ class SearchConfig:
         """A hash of every option a journal record's costs and score depend on (not the executor,
         the worker count, reuse, the strategy or how many candidates it proposes), which every
         record carries so that a journal never mixes runs."""
-        values = {k: v for k, v in self.to_dict().items() if k not in _NOT_IN_RECORDS}
+        values = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in _NOT_IN_RECORDS and not (k in _NEWER_OPTIONS and v is None)
+        }
         text = json.dumps(values, sort_keys=True, default=str)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -152,6 +163,11 @@ class SearchConfig:
 _NOT_IN_RECORDS = frozenset(
     {"executor", "workers", "reuse", "strategy", "candidates", "same_cells", "data_dir", "device"}
 )
+
+
+#: Options added after runs were first journaled; unset, they leave the fingerprint as it was, so
+#: an older run folder still resumes.
+_NEWER_OPTIONS = frozenset({"event_size"})
 
 
 #: The JSON types each annotation admits (bool is not an int here).

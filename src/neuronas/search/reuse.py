@@ -248,10 +248,7 @@ class _GroupRun:
         stem_entry = self.entry(signatures[0])
         if "value" not in stem_entry:
             stem = self.part("stem", lambda: Stem(macro))
-            stem_entry["value"] = [
-                stem(batch).unsqueeze(0).repeat(macro.timesteps, 1, 1, 1, 1)
-                for batch in self.batches
-            ]
+            stem_entry["value"] = [stem.sequence(batch, macro.timesteps) for batch in self.batches]
         self.cell(arch.cell_a, "cell_a", width, signatures[:nodes_a], add)
 
         down_entry = self.entry(signatures[nodes_a])

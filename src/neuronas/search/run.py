@@ -11,7 +11,7 @@ import numpy as np
 
 from neuronas.arch import Architecture
 from neuronas.budgets import BUDGET_NAMES
-from neuronas.contracts import SearchContext, run_parameters
+from neuronas.contracts import SearchContext, input_shape_of, run_parameters
 from neuronas.devices import resolve_device
 from neuronas.errors import NoFeasibleArchitecture, UsageError
 from neuronas.folders import dumps, locked, resumable, write_atomic
@@ -74,14 +74,15 @@ def run_search(
 
 
 def _check_names(config: SearchConfig) -> None:
-    """A UsageError for an unknown component name or device."""
+    """A UsageError for an unknown component name or device, or an event size the data cannot have."""
     resolve_device(config.device)
     for kind in ("space", "strategy", "fitness", "quantizer", "hardware", "dataset", "executor"):
         get_component(kind, getattr(config, kind))
+    input_shape_of(get_component("dataset", config.dataset), config.event_size)
 
 
 def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResult:
-    from neuronas.data import sample_batches
+    from neuronas.data import load_split, sample_batches
 
     started = time.perf_counter()
     device = resolve_device(config.device)
@@ -100,10 +101,14 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
         {**run_parameters(config.timesteps, config.weight_bits), **config.hardware_params},
     )
     hardware_params = attrs.asdict(hardware_config) if attrs.has(hardware_config) else {}
-    split = guard.call(
-        "dataset", dataset, "load", Path(config.data_dir) if config.data_dir else None, "train"
+    split = load_split(
+        dataset,
+        Path(config.data_dir) if config.data_dir else None,
+        "train",
+        config.timesteps,
+        config.event_size,
     )
-    macro = macro_for(config, space, tuple(split.images.shape[1:]), split.num_classes)
+    macro = macro_for(config, space, split.sample_shape, split.num_classes)
     batches = sample_batches(
         split,
         config.fitness_batch,

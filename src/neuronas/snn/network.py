@@ -4,6 +4,9 @@ stem Conv3x3 (in -> C, stride s) + BN -> repeat T times (direct encoding) -> cel
 -> BN -> LIF -> Conv3x3 C -> 2C -> BN -> AvgPool 2x2 -> cell B (2C) -> BN -> LIF -> AvgPool 2x2
 -> flatten -> Linear -> hidden LIF -> Linear -> k outputs per class -> mean over each class's
 population -> mean over timesteps = logits [N, classes].
+
+A time-resolved input (event-camera frames, [N, T, C, H, W]) is not repeated: the stem runs on each
+frame and frame t drives timestep t.
 """
 
 from __future__ import annotations
@@ -28,15 +31,28 @@ from neuronas.snn.shapes import back_edge_key, edge_key, feature_sizes, network_
 
 
 class Stem(nn.Module):
+    """Conv3x3 -> BN on an image [N, C, H, W] or on frames [T, N, C, H, W] (BN then as the macro's
+    BatchNorm mode says, like every multi-step BN of the network)."""
+
     def __init__(self, macro: Macro) -> None:
         super().__init__()
         self.conv = nn.Conv2d(
             macro.in_channels, macro.width, 3, stride=macro.stem_stride, padding=1, bias=False
         )
-        self.bn = nn.BatchNorm2d(macro.width)
+        self.bn = TimeBatchNorm2d(macro.width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn(self.conv(x))
+        return self.bn(per_step(self.conv, x) if x.dim() == 5 else self.conv(x))
+
+    def steps(self, x: torch.Tensor) -> torch.Tensor:
+        """[T, N, C', H', W'] for frames [N, T, C, H, W]; [1, N, C', H', W'] for an image [N, C, H, W],
+        which every timestep sees."""
+        return self(x.transpose(0, 1)) if x.dim() == 5 else self(x).unsqueeze(0)
+
+    def sequence(self, x: torch.Tensor, timesteps: int) -> torch.Tensor:
+        """`steps`, an image's repeated to ``timesteps``."""
+        steps = self.steps(x)
+        return steps if len(steps) == timesteps else steps.repeat(timesteps, 1, 1, 1, 1)
 
 
 class Downsample(nn.Module):
@@ -122,7 +138,9 @@ STEP_THROUGH_TIME_FROM = 2**20
 
 
 class SpikingNetwork(nn.Module):
-    """The macro network; forward takes [N, C, H, W] and returns logits [N, classes].
+    """The macro network; forward takes images [N, C, H, W] (each repeated over the T timesteps) or
+    frames [N, T, C, H, W] (frame t at timestep t, the layout a data loader yields) and returns
+    logits [N, classes].
 
     Reset the neurons between sequences with ``spikingjelly.activation_based.functional.reset_net``.
     ``step_through_time``: run the network one timestep at a time, as SNASNet's does (every layer
@@ -150,25 +168,36 @@ class SpikingNetwork(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         macro = self.arch.macro
-        expected = (macro.in_channels, macro.input_size, macro.input_size)
-        if x.dim() != 4 or tuple(x.shape[1:]) != expected:
-            raise UsageError(
-                f"network input has shape {tuple(x.shape)}; expected [N, {', '.join(map(str, expected))}]"
-            )
-        static = self.stem(x)
+        self.check_input(x)
         self.cell_a.feedback = self.cell_b.feedback = None  # every sequence starts without any
         step = self.step_through_time
         if step is None:
-            step = not torch.is_grad_enabled() and static.numel() >= STEP_THROUGH_TIME_FROM
+            per_step_values = x.shape[0] * macro.width * self.sizes.stem**2
+            step = not torch.is_grad_enabled() and per_step_values >= STEP_THROUGH_TIME_FROM
         if step:
+            stem = self.stem.steps(x)
             outputs = torch.cat(
-                [self.after_stem(static.unsqueeze(0)) for _ in range(macro.timesteps)]
+                [self.after_stem(stem[t % len(stem)].unsqueeze(0)) for t in range(macro.timesteps)]
             )
         else:
-            outputs = self.after_stem(static.unsqueeze(0).repeat(macro.timesteps, 1, 1, 1, 1))
+            outputs = self.after_stem(self.stem.sequence(x, macro.timesteps))
         steps, batch = outputs.shape[:2]
         per_class = outputs.view(steps, batch, macro.num_classes, macro.population).mean(-1)
         return per_class.mean(0)
+
+    def check_input(self, x: torch.Tensor) -> None:
+        """A UsageError unless ``x`` is images [N, C, H, W] or frames [N, T, C, H, W] of this network."""
+        macro = self.arch.macro
+        image = (macro.in_channels, macro.input_size, macro.input_size)
+        if (x.dim() == 4 and tuple(x.shape[1:]) == image) or (
+            x.dim() == 5 and tuple(x.shape[1:]) == (macro.timesteps, *image)
+        ):
+            return
+        dims = ", ".join(map(str, image))
+        raise UsageError(
+            f"network input has shape {tuple(x.shape)}; expected [N, {dims}] (images) or "
+            f"[N, {macro.timesteps}, {dims}] (frames, one per timestep)"
+        )
 
     def after_stem(self, x: torch.Tensor) -> torch.Tensor:
         """The classifier's outputs [T', N, k*classes] for the stem output of T' timesteps."""

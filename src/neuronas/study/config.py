@@ -61,6 +61,10 @@ class StudyConfig:
     source_run: str | None = None
     dataset: str = "digits"
     data_dir: str | None = None
+    #: side of an event dataset's frames (None: the dataset's own); its T is ``timesteps``
+    event_size: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_at_least(1))
+    )
     archs: int = attrs.field(default=30, validator=_at_least(3))
     metrics: tuple[str, ...] = attrs.field(
         default=DEFAULT_METRICS, converter=tuple, validator=_non_empty

@@ -21,7 +21,7 @@ import attrs
 import numpy as np
 
 from neuronas.arch import Architecture, Macro
-from neuronas.contracts import score_to_json
+from neuronas.contracts import input_shape_of, score_to_json
 from neuronas.errors import UsageError
 from neuronas.folders import locked, read_json, resumable, write_atomic
 from neuronas.plugin import get_component
@@ -183,9 +183,8 @@ def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyCon
     get_component("executor", config.executor)
     for metric in config.metrics:
         get_component("fitness", metric)
-    archs = draw_architectures(
-        config, macro_for(config, space, dataset.input_shape, dataset.num_classes)
-    )
+    input_shape = input_shape_of(dataset, config.event_size)
+    archs = draw_architectures(config, macro_for(config, space, input_shape, dataset.num_classes))
     out_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(path, json.dumps({"config": config.to_dict(), "architectures": archs}, indent=2))
     return config, archs
@@ -226,14 +225,14 @@ def run_study(
 def _run_study(
     config: StudyConfig, out_dir: Path, resume: bool, observer: StudyObserver
 ) -> dict[str, Any]:
-    from neuronas.data import sample_batches
+    from neuronas.data import load_split, sample_batches
     from neuronas.study.report import write_study
 
     config, archs = _prepare(config, out_dir, resume)
     dataset = get_component("dataset", config.dataset)
     root = Path(config.data_dir) if config.data_dir else None
     batches = sample_batches(
-        dataset.load(root, "train"),
+        load_split(dataset, root, "train", config.timesteps, config.event_size),
         config.fitness_batch,
         config.fitness_batches,
         derive_seed(config.seed, "batches"),
@@ -303,6 +302,7 @@ def _run_picks(
             weight_bits=bits,
             dataset=config.dataset,
             data_dir=config.data_dir,
+            event_size=config.event_size,
             width=config.width,
             timesteps=config.timesteps,
             hidden=config.hidden,

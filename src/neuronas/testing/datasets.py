@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from neuronas.contracts import Dataset, DataSplit
+from neuronas.contracts import Dataset, DataSplit, is_time_resolved
 from neuronas.errors import NeuronasError
 from neuronas.testing.core import Checker, Conformance, check_members, label
+
+#: The timesteps a time-resolved dataset is binned into for its check.
+FRAMES = 3
 
 #: Every rule `check_dataset` holds a dataset to, in the order it checks them.
 DATASET_RULES: dict[str, str] = {
@@ -15,7 +18,8 @@ DATASET_RULES: dict[str, str] = {
     "shape": "input_shape is (channels, height, width) of positive integers, height == width; "
     "num_classes an integer >= 2",
     "loads": "load(root, split) returns a DataSplit for 'train' and 'test'",
-    "images": "images are a finite float tensor [N, C, H, W] of input_shape, N >= 1",
+    "images": "images are a finite float tensor [N, C, H, W] of input_shape, N >= 1 (a time-resolved "
+    "dataset: frames [N, T, C, H, W], T the timesteps asked)",
     "labels": "labels are one integer per image, each in [0, num_classes)",
     "num-classes": "the split's num_classes is the dataset's",
     "deterministic": "loading a split twice gives the same images and labels",
@@ -25,8 +29,16 @@ DATASET_RULES: dict[str, str] = {
 
 def check_dataset(dataset: Any, *, root: Path | None = None) -> Conformance:
     """Hold ``dataset`` to every rule of `DATASET_RULES`, loading from ``root`` (None: the
-    dataset's default place); a broken rule is a `ConformanceError`. Needs torch."""
+    dataset's default place); a broken rule is a `ConformanceError`. A time-resolved dataset is
+    loaded at `FRAMES` timesteps. Needs torch."""
     import torch
+
+    def load(split: str):
+        if is_time_resolved(dataset):
+            return dataset.load(root, split, timesteps=FRAMES, size=None)
+        return dataset.load(root, split)
+
+    frames = (FRAMES,) if is_time_resolved(dataset) else ()
 
     check = Checker(label("dataset", dataset), DATASET_RULES)
     check_members(check, dataset, Dataset)
@@ -48,7 +60,7 @@ def check_dataset(dataset: Any, *, root: Path | None = None) -> Conformance:
     )
     for split in ("train", "test"):
         where = f"load({root!r}, {split!r})"
-        loaded = check.run("loads", where, dataset.load, root, split)
+        loaded = check.run("loads", where, load, split)
         check.ensure(
             "loads",
             isinstance(loaded, DataSplit),
@@ -60,12 +72,11 @@ def check_dataset(dataset: Any, *, root: Path | None = None) -> Conformance:
             "images",
             isinstance(images, torch.Tensor)
             and images.is_floating_point()
-            and images.dim() == 4
-            and tuple(images.shape[1:]) == shape
+            and tuple(images.shape[1:]) == (*frames, *shape)
             and images.shape[0] >= 1,
             where,
             f"images of shape {tuple(getattr(images, 'shape', ()))} and dtype "
-            f"{getattr(images, 'dtype', type(images).__name__)}; expected [N, *{shape}] floats",
+            f"{getattr(images, 'dtype', type(images).__name__)}; expected [N, *{(*frames, *shape)}] floats",
         )
         check.ensure("images", bool(torch.isfinite(images).all()), where, "not all finite")
         check.ensure(
@@ -91,7 +102,7 @@ def check_dataset(dataset: Any, *, root: Path | None = None) -> Conformance:
             where,
             f"the split says {loaded.num_classes!r} classes, the dataset {classes!r}",
         )
-        again = dataset.load(root, split)
+        again = load(split)
         check.ensure(
             "deterministic",
             torch.equal(again.images, images) and torch.equal(again.labels, labels),
@@ -102,8 +113,7 @@ def check_dataset(dataset: Any, *, root: Path | None = None) -> Conformance:
         "unknown-split",
         f"load({root!r}, 'validation')",
         NeuronasError,
-        dataset.load,
-        root,
+        load,
         "validation",
     )
     return check.report()
