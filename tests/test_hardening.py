@@ -447,7 +447,10 @@ def test_plugins_lists_a_plugin_whose_component_has_no_name(monkeypatch, capsys)
     monkeypatch.setattr(
         importlib.metadata,
         "entry_points",
-        lambda group=None, **k: [EntryPoint()] if group == "neuronas" else real(group=group, **k),
+        lambda group=None, **k: [
+            *real(group=group, **k),
+            *([EntryPoint()] if group == "neuronas" else []),
+        ],
     )
     manager.reset()
     with pytest.warns(manager.PluginLoadWarning):

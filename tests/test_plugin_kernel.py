@@ -4,6 +4,7 @@ import importlib.metadata
 import json
 import sys
 import types
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -48,9 +49,12 @@ def invoke(*args):
 def test_builtins_are_listed_by_plugins_json():
     described = json.loads(invoke("plugins", "--json").output)
     builtin = [p for p in described["plugins"] if p["source"] == "builtin"]
-    from neuronas.builtins import BUILTIN_PLUGINS
+    import tomllib
 
-    assert [p["name"] for p in builtin] == [m.rpartition(".")[2] for m in BUILTIN_PLUGINS]
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"]["neuronas"]
+    assert [p["name"] for p in builtin] == sorted(declared)
+    assert all(module == f"neuronas.builtins.{name}" for name, module in declared.items())
     for plugin in builtin:
         assert plugin["version"] == neuronas.__version__
         assert plugin["hooks"], plugin
@@ -145,8 +149,8 @@ def entry_points(monkeypatch):
     real = importlib.metadata.entry_points
 
     def fake(group=None, **kwargs):
-        if group == manager.ENTRY_POINT_GROUP:
-            return installed
+        if group == manager.ENTRY_POINT_GROUP:  # the built-ins' own, then the fakes
+            return [*real(group=group, **kwargs), *installed]
         return real(group=group, **kwargs)
 
     monkeypatch.setattr(importlib.metadata, "entry_points", fake)
@@ -319,3 +323,11 @@ def test_trace_plugins_writes_hook_calls_to_stderr(monkeypatch, capfd):
     _ = manager.get_host().registry
     err = capfd.readouterr().err
     assert "neuronas_register_hardware" in err and "finish" in err
+
+
+def test_without_its_entry_points_neuronas_says_to_install_itself(monkeypatch):
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group=None, **kwargs: [])
+    with pytest.raises(
+        PluginError, match=r"built-in plugins are not registered.*pip install -e \."
+    ):
+        manager.PluginHost(load_entry_points=False)

@@ -1,4 +1,5 @@
-"""Plugin loading policy: built-ins first, then the ``neuronas`` entry points one at a time.
+"""Plugin loading policy: the ``neuronas`` entry points one at a time, neuronas's own (the built-ins)
+first.
 
 - A plugin that fails to import or register is recorded and reported in one warning line; it never
   breaks the CLI. ``NEURONAS_STRICT_PLUGINS=1`` re-raises instead.
@@ -30,6 +31,8 @@ from neuronas.plugin import hookspecs
 from neuronas.plugin.registry import KINDS, Registry
 
 ENTRY_POINT_GROUP = "neuronas"
+#: The distribution whose entry points are the built-ins.
+BUILTIN_DISTRIBUTION = "neuronas"
 
 #: Built-ins that cannot be blocked: without them there is no ``neuronas run`` (``search``) and no
 #: default executor (``executors``).
@@ -54,6 +57,19 @@ class PluginFailure:
     distribution: str | None
     version: str | None
     error: str
+
+
+def _entry_points() -> list[importlib.metadata.EntryPoint]:
+    """The ``neuronas`` group's entry points, each once (an editable install and a stale copy of the
+    same distribution can both be on the path)."""
+    seen: dict[tuple[str | None, str], importlib.metadata.EntryPoint] = {}
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        seen.setdefault((_distribution(entry_point), entry_point.name), entry_point)
+    return list(seen.values())
+
+
+def _distribution(entry_point: importlib.metadata.EntryPoint) -> str | None:
+    return entry_point.dist.metadata["Name"] if entry_point.dist else None
 
 
 def _neuronas_version() -> str:
@@ -109,23 +125,31 @@ class PluginHost:
     # --- loading ---------------------------------------------------------------------------------
 
     def _register_builtins(self) -> None:
-        from neuronas.builtins import BUILTIN_PLUGINS
-
+        builtins = sorted(
+            (ep for ep in _entry_points() if _distribution(ep) == BUILTIN_DISTRIBUTION),
+            key=lambda entry_point: entry_point.name,
+        )
+        if not builtins:
+            raise PluginError(
+                "neuronas's built-in plugins are not registered: its entry points are missing, so "
+                "neuronas runs from a folder it was not installed from; install it with "
+                "`pip install -e .` (or `pip install neuronas`)"
+            )
         version = _neuronas_version()
-        for module_name in BUILTIN_PLUGINS:
-            name = module_name.rpartition(".")[2]
-            info = PluginInfo(name, version, "builtin", "neuronas")
-            if name in self.blocked:
+        for entry_point in builtins:
+            info = PluginInfo(entry_point.name, version, "builtin", BUILTIN_DISTRIBUTION)
+            if entry_point.name in self.blocked:
                 self.skipped.append(info)
                 continue
-            self._add(importlib.import_module(module_name), info)
+            self._add(entry_point.load(), info)
 
     def _load_entry_points(self) -> None:
         selected = _env_list("NEURONAS_LOAD_PLUGINS")
-        for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = entry_point.dist
-            dist_name = dist.metadata["Name"] if dist else None
-            version = dist.version if dist else None
+        for entry_point in _entry_points():
+            dist_name = _distribution(entry_point)
+            if dist_name == BUILTIN_DISTRIBUTION:
+                continue
+            version = entry_point.dist.version if entry_point.dist else None
             info = PluginInfo(entry_point.name, version or "-", "entrypoint", dist_name)
             wanted = selected is None or entry_point.name in selected or dist_name in selected
             if not wanted or entry_point.name in self.blocked or dist_name in self.blocked:
