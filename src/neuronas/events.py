@@ -13,15 +13,17 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import numpy as np
-import torch
 
 from neuronas.contracts import DataSplit
 from neuronas.data import check_split, default_data_dir, stratified_split
 from neuronas.errors import DatasetError
+
+if TYPE_CHECKING:
+    pass
 
 #: Polarity channels of every frame: OFF and ON events.
 POLARITIES = 2
@@ -165,6 +167,8 @@ def read_events(
     source: EventSource, root: Path | None, split: str, timesteps: int, size: int
 ) -> DataSplit:
     """``split`` as frames [N, timesteps, 2, size, size] (float32 event counts) and labels [N]."""
+    import torch
+
     folder = source.locate(root, split)
     for module in source.modules:
         require(module, source)

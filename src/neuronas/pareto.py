@@ -9,17 +9,32 @@ once (the set a multi-objective search would return, what Optuna's ``plot_pareto
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from neuronas.budgets import BUDGETS
 from neuronas.contracts import Evaluation
 
-if TYPE_CHECKING:
-    from neuronas.report import RunReport
+
+class ScoredRun(Protocol):
+    """What the front needs of a run (`neuronas.report.RunReport` is one), so that this module
+    does not depend on the report that draws it."""
+
+    run_dir: Path
+    config: Mapping[str, Any]
+    candidates: tuple[Evaluation, ...]
+    higher_is_better: bool
+
+    @property
+    def scored(self) -> list[Evaluation]: ...
+
+    def limit(self, budget: str) -> float | None: ...
+
+    def best(self) -> Evaluation | None: ...
+
 
 _FRONT_COLOUR = "#d62728"
 _POINT_COLOUR = "#1f77b4"
@@ -43,7 +58,7 @@ def _objectives(candidates: Sequence[Evaluation], keys: Sequence[str], higher: b
     return [[sign * c.score, *(c.costs[key] for key in keys)] for c in candidates]
 
 
-def fronts(report: RunReport) -> dict[str, Any]:
+def fronts(report: ScoredRun) -> dict[str, Any]:
     """The non-dominated feasible candidates per cost key and over all costs (``"all"``), best
     score first; JSON-ready."""
     pool = [c for c in report.scored if c.feasible and math.isfinite(c.score)]
@@ -67,7 +82,7 @@ def fronts(report: RunReport) -> dict[str, Any]:
     return result
 
 
-def plot(report: RunReport, out: str | Path) -> Path:
+def plot(report: ScoredRun, out: str | Path) -> Path:
     """Four panels, the fitness against each cost: every scored candidate, the front marked and
     joined, the budget as a dashed line (or named in the corner when far off the scale), the chosen
     architecture as a star; a PNG at ``out``."""

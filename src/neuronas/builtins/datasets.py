@@ -13,11 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import click
-import torch
 from rich.table import Table
 
 from neuronas import data, events
@@ -26,6 +25,9 @@ from neuronas.console import console, print_json
 from neuronas.contracts import DataSplit
 from neuronas.errors import UsageError
 from neuronas.plugin import get_component, hookimpl
+
+if TYPE_CHECKING:
+    pass
 
 
 @attrs.frozen
@@ -295,6 +297,8 @@ def check_command(
 
     A missing or malformed dataset is one line saying which files are expected where (exit code 2).
     """
+    import torch
+
     dataset = get_component("dataset", name)
     rows = []
     for split in data.SPLITS:

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import torch
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -24,9 +23,6 @@ from neuronas.training import (
     Distributed,
     TrainConfig,
     TrainObserver,
-    evaluate_checkpoint,
-    load_checkpoint,
-    train,
 )
 
 
@@ -240,8 +236,11 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
     RUN_DIR is a `neuronas run` folder: its best architecture, dataset and space are used. Or give
     the architecture with --arch. Writes checkpoint.pt (each epoch) and metrics.json to --out.
     """
+    import torch
+
     from neuronas.cli import refuse_options_with_resume
     from neuronas.console import console, err_console, print_json
+    from neuronas.training import load_checkpoint, train
 
     as_json = options.pop("as_json")
     torch.set_num_threads(options.pop("threads"))
@@ -351,6 +350,7 @@ def evaluate_command(
     CHECKPOINT is a checkpoint.pt or the folder holding it.
     """
     from neuronas.console import console, print_json
+    from neuronas.training import evaluate_checkpoint
 
     result = evaluate_checkpoint(
         checkpoint,

@@ -1,34 +1,14 @@
-"""Training and evaluating a found network: surrogate-gradient BPTT, QAT, checkpoints, resume, DDP.
-
-The network is trained as NeuroNAS trains it (Sec. IV): backpropagation through time through the LIF
-neurons (their ATan surrogate comes with the builder), cross-entropy on the logits, SGD with momentum
-and weight decay under a cosine schedule, the dataset's standard augmentation. ``weight_bits`` turns
-on quantization-aware training with the straight-through fixed-point fake quantizer.
-
-After every epoch a checkpoint is written atomically (temporary file, then ``os.replace``) holding
-the model, optimizer, scheduler, metrics and every RNG state, so that a resumed run ends exactly where
-an uninterrupted one would. Checkpoints hold plain types and tensors only and load with
-``torch.load(weights_only=True)``.
-
-Launched under ``torchrun`` (``WORLD_SIZE`` > 1), training runs with DistributedDataParallel: every
-process trains on its own shard of each epoch and only rank 0 writes files.
-"""
+"""The training loop and the test passes (see `neuronas.training`)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
-import pickle
-import random
 import time
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
-import numpy as np
 import torch
 from spikingjelly.activation_based import functional, neuron
 from torch import nn
@@ -36,111 +16,36 @@ from torch import nn
 from neuronas import data
 from neuronas.arch import Architecture
 from neuronas.contracts import Dataset, DataSplit, is_time_resolved
-from neuronas.errors import ArchitectureSyntaxError, UsageError
-from neuronas.folders import dumps, locked, replace_atomically, resumable, write_atomic
+from neuronas.errors import UsageError
+from neuronas.folders import dumps, locked, resumable, write_atomic
 from neuronas.plugin import get_component, guard
 from neuronas.qat import prepare_qat
 from neuronas.quantization import check_bits, post_training_quantize
-from neuronas.search.config import DEFAULT_SPACE
 from neuronas.seeds import derive_seed
 from neuronas.snn import free_dropout
-
-CHECKPOINT_FORMAT = "neuronas-checkpoint"
-CHECKPOINT_VERSION = 1
-CHECKPOINT_NAME = "checkpoint.pt"
-METRICS_NAME = "metrics.json"
-DEFAULT_PTQ_BITS = 8
-EVAL_BATCH_SIZE = 256
-#: Multiplies the initial weights of the classifier's hidden layer (see `amplify_classifier_init`).
-DEFAULT_CLASSIFIER_INIT_GAIN = 8.0
-
-
-class CheckpointError(UsageError):
-    """A checkpoint that is missing, unreadable, or of another architecture or training setup."""
-
-
-# --- configuration -------------------------------------------------------------------------------
-
-
-def _positive_int(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise UsageError(f"{attribute.name.replace('_', '-')} must be at least 1, got {value!r}")
-
-
-def _non_negative(_instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
-        raise UsageError(f"{attribute.name.replace('_', '-')} must be >= 0, got {value!r}")
-
-
-def _optional_bits(_instance: Any, _attribute: attrs.Attribute, value: int | None) -> None:
-    if value is not None:
-        check_bits(value)
-
-
-def _all_bits(_instance: Any, _attribute: attrs.Attribute, value: tuple[int, ...]) -> None:
-    for bits in value:
-        check_bits(bits)
-
-
-@attrs.frozen
-class TrainConfig:
-    """Everything that determines a training run's result (same config and seed, same numbers).
-
-    ``weight_bits``: quantization-aware training at that precision (None: full precision).
-    ``ptq_bits``: precisions at which the trained float weights are post-training quantized and
-    tested at the end; empty means ``(weight_bits,)``, or ``(8,)`` without QAT.
-    ``batch_size`` is per process under torchrun. ``arch`` is kept in canonical form.
-    """
-
-    arch: str = attrs.field(converter=lambda text: Architecture.parse(text).to_string())
-    dataset: str = "digits"
-    data_dir: str | None = None
-    space: str = DEFAULT_SPACE
-    epochs: int = attrs.field(default=200, validator=_positive_int)
-    batch_size: int = attrs.field(default=64, validator=_positive_int)
-    lr: float = attrs.field(default=0.1, converter=float, validator=_non_negative)
-    momentum: float = attrs.field(default=0.9, converter=float, validator=_non_negative)
-    weight_decay: float = attrs.field(default=5e-4, converter=float, validator=_non_negative)
-    weight_bits: int | None = attrs.field(default=None, validator=_optional_bits)
-    ptq_bits: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=_all_bits)
-    augment: bool = True
-    classifier_init_gain: float = attrs.field(
-        default=DEFAULT_CLASSIFIER_INIT_GAIN, converter=float, validator=_non_negative
-    )
-    seed: int = 0
-
-    @property
-    def architecture(self) -> Architecture:
-        return Architecture.parse(self.arch)
-
-    @property
-    def test_precisions(self) -> tuple[int, ...]:
-        if self.ptq_bits:
-            return self.ptq_bits
-        return (self.weight_bits if self.weight_bits is not None else DEFAULT_PTQ_BITS,)
-
-    def to_dict(self) -> dict[str, Any]:
-        values = attrs.asdict(self)
-        values["ptq_bits"] = list(self.ptq_bits)
-        return values
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
-        known = {field.name for field in attrs.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise UsageError(f"unknown training option(s): {', '.join(unknown)}")
-        return cls(**values)
-
-    def differences(self, other: TrainConfig, ignore: tuple[str, ...] = ("data_dir",)) -> list[str]:
-        """``name: mine != other`` for every field (but ``ignore``) that differs."""
-        mine, theirs = self.to_dict(), other.to_dict()
-        return [
-            f"{name}: {mine[name]!r} != {theirs[name]!r}"
-            for name in mine
-            if name not in ignore and mine[name] != theirs[name]
-        ]
-
+from neuronas.training.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    restore_rng_state,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+)
+from neuronas.training.config import (
+    CHECKPOINT_FORMAT,
+    CHECKPOINT_NAME,
+    CHECKPOINT_VERSION,
+    EVAL_BATCH_SIZE,
+    METRICS_NAME,
+    SINGLE_PROCESS,
+    CheckpointError,
+    Distributed,
+    EvaluationResult,
+    PassResult,
+    TrainConfig,
+    TrainObserver,
+    TrainResult,
+)
 
 # --- building ------------------------------------------------------------------------------------
 
@@ -238,38 +143,6 @@ def network_at(
 # --- distributed ---------------------------------------------------------------------------------
 
 
-@attrs.frozen
-class Distributed:
-    """This process's place in a torchrun launch (world size 1 when not launched that way)."""
-
-    world_size: int = 1
-    rank: int = 0
-    local_rank: int = 0
-
-    @property
-    def active(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @classmethod
-    def from_environment(cls) -> Distributed:
-        try:
-            world = int(os.environ.get("WORLD_SIZE", "1"))
-            rank = int(os.environ.get("RANK", "0"))
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-        except ValueError as error:
-            raise UsageError(f"WORLD_SIZE, RANK and LOCAL_RANK must be integers: {error}") from None
-        return cls(world, rank, local)
-
-    def all_sum(self, values: torch.Tensor) -> torch.Tensor:
-        if self.active:
-            torch.distributed.all_reduce(values, op=torch.distributed.ReduceOp.SUM)
-        return values
-
-
 def resolve_device(name: str, dist: Distributed) -> torch.device:
     if name not in ("cpu", "cuda"):
         raise UsageError(f"unknown device {name!r}; valid devices: cpu, cuda")
@@ -309,187 +182,7 @@ def shard(indices: torch.Tensor, dist: Distributed, pad: bool) -> torch.Tensor:
     return indices[dist.rank :: dist.world_size]
 
 
-# --- RNG state -----------------------------------------------------------------------------------
-
-
-def seed_everything(seed: int) -> torch.Generator:
-    """Seed torch, numpy and python; return the data generator (shuffling and augmentation)."""
-    torch.manual_seed(derive_seed(seed, "torch"))
-    np.random.seed(derive_seed(seed, "numpy") % 2**32)
-    random.seed(derive_seed(seed, "python"))
-    return torch.Generator().manual_seed(derive_seed(seed, "data"))
-
-
-def rng_state(data_generator: torch.Generator) -> dict[str, Any]:
-    """Every RNG state as plain types and tensors (``weights_only``-loadable)."""
-    kind, keys, position, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": {
-            "kind": kind,
-            "keys": torch.from_numpy(keys.astype(np.int64)),
-            "position": int(position),
-            "has_gauss": int(has_gauss),
-            "cached_gaussian": float(cached),
-        },
-        "python": random.getstate(),
-        "data": data_generator.get_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def restore_rng_state(state: Mapping[str, Any], data_generator: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    numpy_state = state["numpy"]
-    np.random.set_state(
-        (
-            numpy_state["kind"],
-            numpy_state["keys"].numpy().astype(np.uint32),
-            numpy_state["position"],
-            numpy_state["has_gauss"],
-            numpy_state["cached_gaussian"],
-        )
-    )
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    data_generator.set_state(state["data"])
-    if "cuda" in state and torch.cuda.is_available():
-        with contextlib.suppress(RuntimeError):  # another number of GPUs than when saved
-            torch.cuda.set_rng_state_all(state["cuda"])
-
-
-# --- checkpoints ---------------------------------------------------------------------------------
-
-
-def save_checkpoint(path: Path, payload: Mapping[str, Any]) -> None:
-    """Write atomically: a crash leaves either the previous checkpoint or the new one."""
-    replace_atomically(path, lambda temporary: torch.save(dict(payload), temporary))
-
-
-_REQUIRED_KEYS = ("arch", "config", "epoch", "model", "optimizer", "scheduler", "metrics", "rng")
-
-
-def load_checkpoint(path: str | Path, expected_arch: str | Architecture | None = None) -> dict:
-    """A checkpoint's contents, loaded safely (``weights_only=True``) and checked.
-
-    A folder means its ``checkpoint.pt``. Raises `CheckpointError` for a missing, corrupt or foreign
-    file, and when ``expected_arch`` is given and differs from the checkpoint's architecture.
-    """
-    path = Path(path)
-    if path.is_dir():
-        path = path / CHECKPOINT_NAME
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # torch's notes on pickle protocols of foreign files
-            payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises many types for a damaged or foreign file
-        if isinstance(error, pickle.UnpicklingError) and "Weights only load failed" in str(error):
-            raise CheckpointError(
-                f"{path} is not a readable neuronas checkpoint: a safe load refused it (it is "
-                "corrupt, or holds objects other than tensors and plain data)"
-            ) from None
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise CheckpointError(
-            f"{path} is not a readable neuronas checkpoint (it may be truncated or corrupt): "
-            f"{reason}"
-        ) from None
-    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise CheckpointError(f"{path} is not a neuronas training checkpoint")
-    if payload.get("version") != CHECKPOINT_VERSION:
-        raise CheckpointError(
-            f"{path} has checkpoint format version {payload.get('version')!r}; this neuronas "
-            f"reads version {CHECKPOINT_VERSION}"
-        )
-    missing = [key for key in _REQUIRED_KEYS if key not in payload]
-    if missing:
-        raise CheckpointError(f"{path} lacks {', '.join(missing)}; it is incomplete")
-    problem = _checkpoint_problem(payload)
-    if problem is not None:
-        raise CheckpointError(f"{path} is damaged: {problem}")
-    try:
-        stored = Architecture.parse(payload["arch"])
-        payload["config"] = TrainConfig.from_dict(payload["config"])
-    except (ArchitectureSyntaxError, UsageError, TypeError) as error:
-        raise CheckpointError(f"{path} holds an invalid training setup: {error}") from None
-    if expected_arch is not None:
-        expected = (
-            expected_arch
-            if isinstance(expected_arch, Architecture)
-            else Architecture.parse(expected_arch)
-        )
-        if expected.to_string() != stored.to_string():
-            raise CheckpointError(
-                f"{path} is a checkpoint of another architecture: it holds {stored}, not {expected}"
-            )
-    payload["path"] = str(path)
-    return payload
-
-
-def _checkpoint_problem(payload: Mapping[str, Any]) -> str | None:
-    """What is wrong with a checkpoint's fields (None when each has the shape training wrote)."""
-    epoch = payload["epoch"]
-    if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
-        return f"epoch must be a whole number >= 0, got {epoch!r}"
-    if not isinstance(payload["arch"], str) or not isinstance(payload["config"], dict):
-        return "arch must be a string and config a mapping"
-    model = payload["model"]
-    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
-        return "model must map names to tensors"
-    optimizer = payload["optimizer"]
-    if not (
-        isinstance(optimizer, dict)
-        and isinstance(optimizer.get("param_groups"), list)
-        and optimizer["param_groups"]
-        and isinstance(optimizer.get("state"), dict)
-    ):
-        return "optimizer must hold its state and at least one parameter group"
-    if not isinstance(payload["scheduler"], dict):
-        return "scheduler must be a mapping"
-    metrics = payload["metrics"]
-    if not isinstance(metrics, list) or not all(isinstance(m, dict) for m in metrics):
-        return "metrics must be a list of per-epoch records"
-    if len(metrics) != epoch:
-        return f"it records {len(metrics)} epochs of metrics for epoch {epoch}"
-    rng = payload["rng"]
-    numpy_state = rng.get("numpy") if isinstance(rng, dict) else None
-    if not (
-        isinstance(rng, dict)
-        and isinstance(rng.get("torch"), torch.Tensor)
-        and isinstance(rng.get("data"), torch.Tensor)
-        and isinstance(numpy_state, dict)
-        and {"kind", "keys", "position", "has_gauss", "cached_gaussian"} <= set(numpy_state)
-        and isinstance(rng.get("python"), tuple | list)
-        and len(rng["python"]) == 3
-    ):
-        return "its random-number states are incomplete"
-    return None
-
-
-def load_weights(model: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as error:
-        first = str(error).strip().splitlines()[0]
-        raise CheckpointError(
-            f"{source}: the stored weights do not fit the architecture ({first})"
-        ) from None
-
-
 # --- one pass over the data ----------------------------------------------------------------------
-
-
-@attrs.frozen
-class PassResult:
-    """Mean loss, accuracy (fraction) and image count of one pass; spike rates when measured."""
-
-    loss: float
-    accuracy: float
-    images: int
-    spike_rates: Mapping[str, float] = attrs.field(factory=dict)
 
 
 class SpikeCounter:
@@ -532,7 +225,7 @@ class SpikeCounter:
 def evaluate_split(
     model: nn.Module,
     split: DataSplit,
-    dist: Distributed = Distributed(),
+    dist: Distributed = SINGLE_PROCESS,
     batch_size: int = EVAL_BATCH_SIZE,
     spike_rates: bool = False,
 ) -> PassResult:
@@ -559,34 +252,6 @@ def evaluate_split(
 
 
 # --- training ------------------------------------------------------------------------------------
-
-
-class TrainObserver:
-    """Callbacks of a training run (the CLI's progress display); every method is optional."""
-
-    def started(self, config: TrainConfig, start_epoch: int, batches_per_epoch: int) -> None:
-        """Before the first epoch to run (``start_epoch`` > 0 after a resume)."""
-
-    def batch_done(self, epoch: int, batch: int, loss: float) -> None:
-        """After each optimizer step; ``epoch`` counts from 1, ``batch`` from 1."""
-
-    def epoch_done(self, record: Mapping[str, Any]) -> None:
-        """After each epoch's test pass and checkpoint."""
-
-    def finished(self, metrics: Mapping[str, Any]) -> None:
-        """After the final tests."""
-
-
-@attrs.frozen
-class TrainResult:
-    """What ``train`` wrote, and the metrics it put in metrics.json."""
-
-    out_dir: Path
-    metrics: Mapping[str, Any]
-
-    @property
-    def checkpoint(self) -> Path:
-        return self.out_dir / CHECKPOINT_NAME
 
 
 def load_split(config: TrainConfig, data_dir: str | None, split: str) -> DataSplit:
@@ -781,7 +446,7 @@ def _train(
 
 
 def final_tests(
-    model: nn.Module, test_split: DataSplit, config: TrainConfig, dist: Distributed = Distributed()
+    model: nn.Module, test_split: DataSplit, config: TrainConfig, dist: Distributed = SINGLE_PROCESS
 ) -> dict[str, Any]:
     """Test accuracy at full precision (with spike rates) and after PTQ to each requested precision.
 
@@ -813,29 +478,6 @@ def final_tests(
 
 
 # --- evaluation ----------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class EvaluationResult:
-    """Test accuracy of a checkpoint's network at ``bits`` (None: full precision), spike rates."""
-
-    checkpoint: str
-    arch: str
-    dataset: str
-    epoch: int
-    bits: int | None
-    loss: float
-    accuracy: float
-    images: int
-    spike_rates: Mapping[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        values = attrs.asdict(self)
-        values["spike_rates"] = dict(self.spike_rates)
-        values["mean_spike_rate"] = (
-            sum(self.spike_rates.values()) / len(self.spike_rates) if self.spike_rates else 0.0
-        )
-        return values
 
 
 def evaluate_checkpoint(
@@ -873,20 +515,3 @@ def evaluate_checkpoint(
         images=result.images,
         spike_rates=result.spike_rates,
     )
-
-
-__all__ = [
-    "CHECKPOINT_NAME",
-    "METRICS_NAME",
-    "CheckpointError",
-    "EvaluationResult",
-    "TrainConfig",
-    "TrainObserver",
-    "TrainResult",
-    "build_model",
-    "check_matches_dataset",
-    "evaluate_checkpoint",
-    "evaluate_split",
-    "load_checkpoint",
-    "train",
-]
