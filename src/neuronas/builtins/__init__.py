@@ -17,4 +17,5 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "neuronas.builtins.study",
     "neuronas.builtins.report",
     "neuronas.builtins.scaffold",
+    "neuronas.builtins.sweep",
 )
