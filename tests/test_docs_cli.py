@@ -44,6 +44,7 @@ def test_page_covers_every_command_with_its_real_help():
         "evaluate",
         "export",
         "new-plugin",
+        "sweep",
     ):
         assert f"## `neuronas {command}`" in text
     real = subprocess.run(

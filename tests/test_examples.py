@@ -85,6 +85,7 @@ def test_precision_sweep_tabulates_costs_per_precision_and_the_baseline():
         "area (mm^2)",
         "latency (ms)",
         "energy (uJ)",
+        "budgets",
         "evaluated",
         "search time (s)",
     ]

@@ -90,6 +90,7 @@ LIGHT_COMMANDS = [
     ["cost", "|conv3x3~0|+|skip~0|conv3x3~1|+|skip~0|avgpool3x3~1|conv3x3~2|"],
     ["run", "--help"],
     ["report", "--help"],
+    ["sweep", "--help"],
 ]
 
 

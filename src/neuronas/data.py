@@ -9,6 +9,7 @@ its published MD5 before it is unpacked.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import importlib.util
@@ -623,12 +624,40 @@ def synthetic_split(
 # --- loading for a network ------------------------------------------------------------------------
 
 
+#: Splits loaded inside `shared_loads`, by what was asked; None outside it.
+_shared: dict[tuple, DataSplit] | None = None
+
+
+@contextlib.contextmanager
+def shared_loads() -> Iterator[None]:
+    """Within, `load_split` loads each (dataset, folder, split, T, side) once: for a command that runs
+    several searches and trainings on the same data (`neuronas sweep`)."""
+    global _shared
+    outer, _shared = _shared, {} if _shared is None else _shared
+    try:
+        yield
+    finally:
+        _shared = outer
+
+
 def load_split(
     dataset: Dataset, root: Path | None, split: str, timesteps: int, event_size: int | None = None
 ) -> DataSplit:
     """``split`` of ``dataset`` as a network of ``timesteps`` steps takes it: static images as they
     are, a time-resolved dataset binned into ``timesteps`` frames of side ``event_size`` (None: its
     own). Every command loads data through here, so a run, a study and a training agree."""
+    if _shared is None:
+        return _load_split(dataset, root, split, timesteps, event_size)
+    frames = (timesteps, input_shape_of(dataset, event_size)) if is_time_resolved(dataset) else None
+    key = (id(dataset), None if root is None else str(root), split, frames)
+    if key not in _shared:
+        _shared[key] = _load_split(dataset, root, split, timesteps, event_size)
+    return _shared[key]
+
+
+def _load_split(
+    dataset: Dataset, root: Path | None, split: str, timesteps: int, event_size: int | None
+) -> DataSplit:
     from neuronas.plugin import guard
 
     side = input_shape_of(dataset, event_size)[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,53 @@ def result_table(result) -> Table:
             str(result.rejected[budget]),
         )
     return table
+
+
+def config_from_options(options: Mapping[str, Any]) -> SearchConfig:
+    """The SearchConfig of `neuronas run`'s options (`neuronas sweep` shares them)."""
+    return SearchConfig(
+        hardware=options["hardware"],
+        strategy=options["strategy"],
+        space=options["space"],
+        fitness=options["fitness"],
+        quantizer=options["quantizer"],
+        weight_bits=options["weight_bits"],
+        rounding=options["rounding"],
+        dataset=options["dataset"],
+        data_dir=str(options["data_dir"]) if options["data_dir"] else None,
+        event_size=options["event_size"],
+        budgets=Budgets(
+            max_params=options["max_params"],
+            max_area_mm2=options["max_area"],
+            max_latency_ms=options["max_latency"],
+            max_energy_uj=options["max_energy"],
+        ),
+        hardware_params={
+            **(load_toml(options["hardware_config"]) if options["hardware_config"] else {}),
+            **parse_assignments(options["hardware_set"]),
+        },
+        map_classifier=options["include_classifier"],
+        width=options["width"],
+        timesteps=options["timesteps"],
+        hidden=options["hidden"],
+        population=options["population"],
+        batchnorm=options["batchnorm"],
+        dropout=options["dropout"],
+        weight_init=options["weight_init"],
+        fitness_batch=options["fitness_batch"],
+        fitness_batches=options["fitness_batches"],
+        carry_state=not options["reset_between_batches"],
+        candidates=options["candidates"],
+        same_cells=options["same_cells"],
+        constraints=not options["no_constraints"],
+        reuse=options["reuse"],
+        init=options["init"],
+        executor=options["executor"],
+        workers=options["workers"],
+        device=options["device"],
+        precision=options["precision"],
+        seed=options["seed"],
+    )
 
 
 @click.command("run")
@@ -163,49 +211,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         refuse_options_with_resume(ctx, [*options, "overwrite"], "the run folder")
         config, run_dir = SearchConfig(), resume
     else:
-        config = SearchConfig(
-            hardware=options["hardware"],
-            strategy=options["strategy"],
-            space=options["space"],
-            fitness=options["fitness"],
-            quantizer=options["quantizer"],
-            weight_bits=options["weight_bits"],
-            rounding=options["rounding"],
-            dataset=options["dataset"],
-            data_dir=str(options["data_dir"]) if options["data_dir"] else None,
-            event_size=options["event_size"],
-            budgets=Budgets(
-                max_params=options["max_params"],
-                max_area_mm2=options["max_area"],
-                max_latency_ms=options["max_latency"],
-                max_energy_uj=options["max_energy"],
-            ),
-            hardware_params={
-                **(load_toml(options["hardware_config"]) if options["hardware_config"] else {}),
-                **parse_assignments(options["hardware_set"]),
-            },
-            map_classifier=options["include_classifier"],
-            width=options["width"],
-            timesteps=options["timesteps"],
-            hidden=options["hidden"],
-            population=options["population"],
-            batchnorm=options["batchnorm"],
-            dropout=options["dropout"],
-            weight_init=options["weight_init"],
-            fitness_batch=options["fitness_batch"],
-            fitness_batches=options["fitness_batches"],
-            carry_state=not options["reset_between_batches"],
-            candidates=options["candidates"],
-            same_cells=options["same_cells"],
-            constraints=not options["no_constraints"],
-            reuse=options["reuse"],
-            init=options["init"],
-            executor=options["executor"],
-            workers=options["workers"],
-            device=options["device"],
-            precision=options["precision"],
-            seed=options["seed"],
-        )
+        config = config_from_options(options)
         run_dir = options["out"] or default_run_dir()
     display = None if as_json or quiet else SearchProgress(err_console)
     if display is not None:

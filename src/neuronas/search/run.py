@@ -67,13 +67,13 @@ def run_search(
     if resume and not run_dir.is_dir():
         raise UsageError(f"cannot resume {run_dir}: there is no such folder")
     if not resume:
-        _check_names(config)  # before a run folder is made for a run that cannot start
+        check_names(config)  # before a run folder is made for a run that cannot start
     with locked(run_dir, "run"), resumable(resume_hint(run_dir)):
         config = _prepare_run_dir(config, run_dir, resume, overwrite)
         return _run(config, run_dir, resume)
 
 
-def _check_names(config: SearchConfig) -> None:
+def check_names(config: SearchConfig) -> None:
     """A UsageError for an unknown component name or device, or an event size the data cannot have."""
     resolve_device(config.device)
     for kind in ("space", "strategy", "fitness", "quantizer", "hardware", "dataset", "executor"):
