@@ -94,7 +94,7 @@ def test_every_marked_block_of_the_page_runs(page, tmp_path):
 
 def test_the_pages_that_promise_runnable_code_have_marked_blocks():
     names = {page.name for page in RUNNABLE}
-    assert {"README.md", "cost-models.md", "training.md", "user-guide.md"} <= names
+    assert {"README.md", "cost-models.md", "training.md", "user-guide.md", "sweep.md"} <= names
 
 
 def test_a_broken_block_fails_naming_its_line(tmp_path):
