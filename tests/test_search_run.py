@@ -374,3 +374,91 @@ def test_kill_9_inside_a_reuse_group_loses_only_what_was_in_flight(tmp_path):
     assert len(journal(run_dir)) == 15 and journal(run_dir)[: len(kept)] == kept
     reference = neuronas.search(out=tmp_path / "reference", **TINY)
     assert result.best.arch == reference.best.arch and result.best.score == reference.best.score
+
+
+RUN_TOML = """
+space = "tiny-2op"
+dataset = "digits"
+strategy = "random"
+candidates = 4
+width = 4
+timesteps = 2
+hidden = 16
+population = 2
+fitness_batch = 16
+seed = 5
+
+[budgets]
+max_energy_uj = 800
+
+[hardware_params]
+crossbar_size = 128
+"""
+
+
+def saved_config(run_dir):
+    return json.loads((run_dir / "config.json").read_text())["config"]
+
+
+def test_run_takes_its_options_from_a_toml_file_and_the_command_line_wins(tmp_path, capsys):
+    (tmp_path / "run.toml").write_text(RUN_TOML)
+    args = ["run", "--config", str(tmp_path / "run.toml"), "--seed", "7", "--max-area", "900"]
+    assert run_cli([*args, "--set", "pe_size=4", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    saved = saved_config(tmp_path / "run")
+    assert (saved["strategy"], saved["candidates"], saved["width"], saved["seed"]) == (
+        "random", 4, 4, 7,
+    )  # fmt: skip
+    assert saved["budgets"] == {
+        "max_params": 10e6, "max_area_mm2": 900.0, "max_latency_ms": 500.0, "max_energy_uj": 800.0,
+    }  # fmt: skip
+    assert saved["hardware_params"] == {"crossbar_size": 128, "pe_size": 4}
+    assert saved["fitness_batches"] == 2  # neither file nor command line: the default
+
+
+def test_a_run_folders_config_json_repeats_the_run(tmp_path, capsys):
+    (tmp_path / "run.toml").write_text(RUN_TOML)
+    assert (
+        run_cli(
+            ["run", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "a"), "--quiet"]
+        )
+        == 0
+    )
+    again = ["run", "--config", str(tmp_path / "a" / "config.json"), "--out", str(tmp_path / "b")]
+    assert run_cli([*again, "--quiet"]) == 0
+    assert saved_config(tmp_path / "a") == saved_config(tmp_path / "b")
+    first, second = (json.loads((tmp_path / d / "result.json").read_text()) for d in "ab")
+    assert first["best"] == second["best"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("widht = 4", "unknown search option(s): widht"),
+        ('width = "x"', "search option width has the wrong type"),
+        ("[budgets]\nmax_area = 3", "unknown budget(s): max_area"),
+        ("[x", "is not valid TOML"),
+    ],
+)
+def test_a_bad_config_file_is_one_line_naming_it(tmp_path, capsys, text, message):
+    (tmp_path / "run.toml").write_text(text)
+    assert (
+        run_cli(["run", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "r")]) == 2
+    )
+    err = capsys.readouterr().err
+    assert "run.toml" in err and message in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_config_with_resume_is_refused(tmp_path, capsys):
+    (tmp_path / "run.toml").write_text(RUN_TOML)
+    assert (
+        run_cli(
+            ["run", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "a"), "--quiet"]
+        )
+        == 0
+    )
+    assert (
+        run_cli(["run", "--resume", str(tmp_path / "a"), "--config", str(tmp_path / "run.toml")])
+        == 2
+    )
+    assert "do not combine it with --config" in capsys.readouterr().err

@@ -6,15 +6,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 from rich.table import Table
 
-from neuronas.budgets import BUDGET_NAMES, COST_KEYS, UNITS, Budgets
+from neuronas.budgets import BUDGET_NAMES, BUDGETS, COST_KEYS, UNITS, Budgets
 from neuronas.builtins.progress import SearchProgress
 from neuronas.errors import NoFeasibleArchitecture, interrupted_exit_code
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
-from neuronas.search.config import DEFAULT_SPACE, SearchConfig
+from neuronas.search.config import DEFAULT_SPACE, SearchConfig, read_config_file
 from neuronas.search.run_folder import default_run_dir
 
 
@@ -42,8 +43,48 @@ def result_table(result) -> Table:
     return table
 
 
-def config_from_options(options: Mapping[str, Any]) -> SearchConfig:
-    """The SearchConfig of `neuronas run`'s options (`neuronas sweep` shares them)."""
+#: The SearchConfig field an option of `neuronas run` sets, where their names differ.
+_OPTION_FIELDS = {
+    "include_classifier": "map_classifier",
+    "reset_between_batches": "carry_state",
+    "no_constraints": "constraints",
+    "hardware_set": "hardware_params",
+    "hardware_config": "hardware_params",
+    **{budget.option.removeprefix("--").replace("-", "_"): budget.field for budget in BUDGETS},
+}
+_FIELDS = {field.name for field in attrs.fields(SearchConfig)}
+_BUDGET_FIELDS = {budget.field for budget in BUDGETS}
+
+
+def config_from_options(options: Mapping[str, Any], ctx: click.Context) -> SearchConfig:
+    """The SearchConfig of `neuronas run`'s options (`neuronas sweep` shares them): with
+    ``--config FILE``, the file's options, overridden by those given on the command line."""
+    given = _options_to_config(options)
+    if options.get("config") is None:
+        return given
+    base = read_config_file(options["config"])
+    explicit = {
+        name
+        for name in options
+        if ctx.get_parameter_source(name)
+        in (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    }
+    changes: dict[str, Any] = {}
+    budgets: dict[str, Any] = {}
+    for name in explicit:
+        field = _OPTION_FIELDS.get(name, name)
+        if field in _BUDGET_FIELDS:
+            budgets[field] = getattr(given.budgets, field)
+        elif field == "hardware_params":
+            changes[field] = {**base.hardware_params, **given.hardware_params}
+        elif field in _FIELDS:
+            changes[field] = getattr(given, field)
+    if budgets:
+        changes["budgets"] = attrs.evolve(base.budgets, **budgets)
+    return attrs.evolve(base, **changes)
+
+
+def _options_to_config(options: Mapping[str, Any]) -> SearchConfig:
     return SearchConfig(
         hardware=options["hardware"],
         strategy=options["strategy"],
@@ -90,6 +131,12 @@ def config_from_options(options: Mapping[str, Any]) -> SearchConfig:
 
 
 @click.command("run")
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Options from a file: run.toml, or a run folder's config.json to repeat that run; "
+    "options given on the command line override it.",
+)
 @click.option("--hardware", default="spikeflow", show_default=True, help="Hardware cost model.")
 @click.option("--strategy", default="two-phase", show_default=True, help="Search strategy.")
 @click.option("--space", default=DEFAULT_SPACE, show_default=True, help="Search space.")
@@ -211,7 +258,7 @@ def run_command(ctx: click.Context, **options: Any) -> None:
         refuse_options_with_resume(ctx, [*options, "overwrite"], "the run folder")
         config, run_dir = SearchConfig(), resume
     else:
-        config = config_from_options(options)
+        config = config_from_options(options, ctx)
         run_dir = options["out"] or default_run_dir()
     display = None if as_json or quiet else SearchProgress(err_console)
     if display is not None:

@@ -126,7 +126,7 @@ def sweep_command(ctx: click.Context, **options: Any) -> None:
     else:
         bits = _bits(options.pop("weight_bits"))
         config = SweepConfig(
-            search=config_from_options({**options, "weight_bits": bits[0] if bits else 8}),
+            search=config_from_options({**options, "weight_bits": bits[0] if bits else 8}, ctx),
             weight_bits=bits,
             baseline=options["baseline"],
             baseline_candidates=options["baseline_candidates"],
