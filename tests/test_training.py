@@ -307,3 +307,51 @@ def test_training_under_torchrun_with_two_processes(tmp_path):
     assert metrics["world_size"] == 2
     assert metrics["final"]["test_images"] == 359
     assert get_component("dataset", "digits").num_classes == 10
+
+
+def test_train_takes_options_from_a_file_and_metrics_json_repeats_it(tmp_path):
+    (tmp_path / "train.toml").write_text(
+        f'arch = "{ARCH}"\ndataset = "tiny"\nepochs = 1\nbatch_size = 16\nlr = 0.05\n'
+        "ptq_bits = [4, 8]\naugment = false\n"
+    )
+    first = tmp_path / "first"
+    result = invoke(
+        "train",
+        "--config",
+        str(tmp_path / "train.toml"),
+        "--seed",
+        "3",
+        "--out",
+        str(first),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    config = load_checkpoint(first)["config"]
+    assert (config.lr, config.ptq_bits, config.augment, config.seed, config.batch_size) == (
+        0.05, (4, 8), False, 3, 16,
+    )  # fmt: skip
+    second = tmp_path / "second"
+    result = invoke(
+        "train", "--config", str(first / "metrics.json"), "--out", str(second), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    again = json.loads((second / "metrics.json").read_text())
+    assert again["config"] == json.loads((first / "metrics.json").read_text())["config"]
+    assert again["final"] == json.loads((first / "metrics.json").read_text())["final"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("epoch = 3", "unknown training option(s): epoch"),
+        ('lr = "fast"', "lr: 'fast' is not a valid float"),
+        ("[x", "is not valid TOML"),
+    ],
+)
+def test_a_bad_training_options_file_is_one_line_naming_it(tmp_path, text, message):
+    (tmp_path / "train.toml").write_text(text)
+    result = invoke(
+        "train", "--config", str(tmp_path / "train.toml"), "--arch", ARCH, "--dataset", "tiny"
+    )
+    assert result.exit_code == 2 and message in result.output and "train.toml" in result.output
+    assert "Traceback" not in result.output

@@ -8,13 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from neuronas.api import DEFAULTS, parse_architecture
 from neuronas.errors import UsageError, interrupted_exit_code
-from neuronas.folders import read_json
+from neuronas.folders import read_json, read_options_file
 from neuronas.plugin import hookimpl
 from neuronas.search.config import SearchConfig
 from neuronas.training import (
@@ -135,6 +136,7 @@ def spike_rate_table(rates: Mapping[str, float]) -> Table:
 
 #: Options that --resume takes from the checkpoint instead of the command line.
 _RESUMED_OPTIONS = (
+    "config",
     "arch",
     "dataset",
     "event_size",
@@ -154,6 +156,12 @@ _RESUMED_OPTIONS = (
 
 @click.command("train")
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Options from a file: train.toml, or a training's metrics.json to repeat it; options "
+    "given on the command line override it.",
+)
 @click.option("--arch", help="Architecture string to train (instead of a run folder's best).")
 @click.option("--dataset", help="Dataset [default: the run's, else digits].")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the dataset.")
@@ -242,6 +250,9 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
     from neuronas.console import console, err_console, print_json
     from neuronas.training import load_checkpoint, train
 
+    config_file = options.pop("config")
+    if config_file is not None and not options["resume"]:
+        _apply_options_file(ctx, config_file, options, run_dir)
     as_json = options.pop("as_json")
     torch.set_num_threads(options.pop("threads"))
     resume = options.pop("resume")
@@ -293,6 +304,28 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
         f"metrics {out_dir / 'metrics.json'}",
         highlight=False,
     )
+
+
+def _apply_options_file(
+    ctx: click.Context, path: Path, options: dict[str, Any], run_dir: Path | None
+) -> None:
+    """Set every option ``path`` holds (TrainConfig's field names) that the command line does not,
+    each checked as its option would be: the command line wins, and RUN_DIR's architecture wins
+    over the file's."""
+    values = read_options_file(path, "a file of training options")
+    unknown = sorted(set(values) - {field.name for field in attrs.fields(TrainConfig)})
+    if unknown:
+        raise UsageError(f"{path}: unknown training option(s): {', '.join(unknown)}")
+    params = {param.name: param for param in ctx.command.params}
+    for field, value in values.items():
+        name, value = ("no_augment", not value) if field == "augment" else (field, value)
+        given = ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        if given or (name == "arch" and run_dir is not None) or value is None:
+            continue
+        try:
+            options[name] = params[name].type_cast_value(ctx, value)
+        except click.BadParameter as error:
+            raise UsageError(f"{path}: {field}: {error.message}") from None
 
 
 def _config_from_options(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -186,24 +185,11 @@ _JSON_TYPES: dict[str, tuple[type, ...]] = {
 def read_config_file(path: str | Path) -> SearchConfig:
     """The search options in a TOML file (``run.toml``: `SearchConfig`'s field names at the top
     level, ``[budgets]`` and ``[hardware_params]`` tables) or a JSON file of the same shape; a run
-    folder's ``config.json``, whose options sit under ``config``, is one too, so a run can be
-    repeated from its folder. Anything else is a UsageError naming the file."""
-    from neuronas.folders import read_json
+    folder's ``config.json`` is one too, so a run can be repeated from its folder. Anything else is
+    a UsageError naming the file."""
+    from neuronas.folders import read_options_file
 
-    path = Path(path)
-    if path.suffix == ".json":
-        data = read_json(path, "a JSON file of search options")
-    else:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise UsageError(f"cannot read {path} ({error.strerror})") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{path} is not UTF-8 text (TOML is)") from None
-        except tomllib.TOMLDecodeError as error:
-            raise UsageError(f"{path} is not valid TOML ({error})") from None
-    if isinstance(data.get("config"), Mapping):
-        data = data["config"]
+    data = read_options_file(Path(path), "a file of search options")
     try:
         return SearchConfig.from_dict(data)
     except (UsageError, TypeError, ValueError) as error:
