@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 
+import attrs
 import pytest
 import torch
 from click.testing import CliRunner
@@ -355,3 +356,56 @@ def test_a_bad_training_options_file_is_one_line_naming_it(tmp_path, text, messa
     )
     assert result.exit_code == 2 and message in result.output and "train.toml" in result.output
     assert "Traceback" not in result.output
+
+
+class CountingQuantizer:
+    """A third-party quantizer: fixed-point arithmetic, counting what training asks of it."""
+
+    name = "counting"
+    description = "fixed-point, counted"
+
+    def __init__(self, trains: bool):
+        from neuronas.quantization import FixedPointQuantizer
+
+        self.inner, self.calls = FixedPointQuantizer(), []
+        if trains:
+            self.prepare_qat = self._prepare_qat
+
+    def quantize(self, model, bits, rounding="nearest", seed=0):
+        self.calls.append(("quantize", bits))
+        return self.inner.quantize(model, bits, rounding, seed)
+
+    def _prepare_qat(self, model, bits, rounding="nearest", seed=0):
+        self.calls.append(("prepare_qat", bits))
+        return self.inner.prepare_qat(model, bits, rounding, seed)
+
+
+def register_quantizer(quantizer):
+    class Plugin:
+        @hookimpl
+        def neuronas_register_quantizers(self, register):
+            register(quantizer)
+
+    register_plugin(Plugin(), name="counting-quantizer")
+
+
+def test_qat_and_ptq_go_through_the_configured_quantizer(tmp_path):
+    quantizer = CountingQuantizer(trains=True)
+    register_quantizer(quantizer)
+    config = tiny_config(epochs=1, weight_bits=6, quantizer="counting", ptq_bits=(4,))
+    counted = train(config, tmp_path / "counted").metrics
+    assert ("prepare_qat", 6) in quantizer.calls and ("quantize", 4) in quantizer.calls
+    plain = train(attrs.evolve(config, quantizer="fixed-point"), tmp_path / "plain").metrics
+    assert counted["final"] == plain["final"]  # same arithmetic, so the same numbers
+
+
+def test_a_quantizer_without_prepare_qat_cannot_train_but_can_quantize_after(tmp_path):
+    register_quantizer(CountingQuantizer(trains=False))
+    with pytest.raises(
+        UsageError, match="quantizer 'counting' cannot train: it has no prepare_qat"
+    ):
+        train(tiny_config(epochs=1, weight_bits=6, quantizer="counting"), tmp_path / "qat")
+    metrics = train(
+        tiny_config(epochs=1, quantizer="counting", ptq_bits=(4,)), tmp_path / "ptq"
+    ).metrics
+    assert [q["bits"] for q in metrics["final"]["quantized"]] == [4]

@@ -104,10 +104,27 @@ class QuantizationReport:
 
 @runtime_checkable
 class Quantizer(Component, Protocol):
+    """Quantizes a network's weights: before scoring (QaFE) and after training (PTQ).
+
+    A quantizer that also trains (``neuronas train --weight-bits N --quantizer NAME``) has the
+    optional `TrainingQuantizer` method ``prepare_qat``; one without it cannot be trained with.
+    """
+
     def quantize(
         self, model: torch.nn.Module, bits: int, rounding: str = "nearest", seed: int = 0
     ) -> QuantizationReport:
         """Quantize the weights of ``model``'s conv and linear layers in place."""
+
+
+@runtime_checkable
+class TrainingQuantizer(Quantizer, Protocol):
+    """A quantizer for quantization-aware training as well."""
+
+    def prepare_qat(
+        self, model: torch.nn.Module, bits: int, rounding: str = "nearest", seed: int = 0
+    ) -> list[str]:
+        """Make ``model``'s forward pass see quantized weights while the optimiser trains their
+        float values (a straight-through estimator); the names of the layers it changed."""
 
 
 # --- hardware cost models ------------------------------------------------------------------------

@@ -195,6 +195,13 @@ class FixedPointQuantizer:
     ) -> QuantizationReport:
         return quantize_model(model, bits, rounding, seed)
 
+    def prepare_qat(
+        self, model: nn.Module, bits: int, rounding: str = "nearest", seed: int = 0
+    ) -> list[str]:
+        from neuronas.qat import prepare_qat
+
+        return prepare_qat(model, bits, rounding, seed)
+
 
 def post_training_quantize(
     model: nn.Module,

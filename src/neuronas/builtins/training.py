@@ -147,6 +147,7 @@ _RESUMED_OPTIONS = (
     "momentum",
     "weight_decay",
     "weight_bits",
+    "quantizer",
     "ptq_bits",
     "no_augment",
     "classifier_init_gain",
@@ -194,6 +195,12 @@ _RESUMED_OPTIONS = (
     "--weight-bits",
     type=int,
     help="Quantization-aware training with N-bit fixed-point weights (2..32).",
+)
+@click.option(
+    "--quantizer",
+    default="fixed-point",
+    show_default=True,
+    help="Weight quantizer of QAT (its prepare_qat) and of the post-training quantization.",
 )
 @click.option(
     "--ptq-bits",
@@ -357,6 +364,7 @@ def _config_from_options(
         momentum=options["momentum"],
         weight_decay=options["weight_decay"],
         weight_bits=options["weight_bits"],
+        quantizer=options["quantizer"],
         ptq_bits=options["ptq_bits"],
         augment=not options["no_augment"],
         classifier_init_gain=options["classifier_init_gain"],

@@ -60,7 +60,8 @@ def _all_bits(_instance: Any, _attribute: attrs.Attribute, value: tuple[int, ...
 class TrainConfig:
     """Everything that determines a training run's result (same config and seed, same numbers).
 
-    ``weight_bits``: quantization-aware training at that precision (None: full precision).
+    ``weight_bits``: quantization-aware training at that precision (None: full precision), with
+    ``quantizer``'s ``prepare_qat``; the same quantizer does the post-training quantization.
     ``ptq_bits``: precisions at which the trained float weights are post-training quantized and
     tested at the end; empty means ``(weight_bits,)``, or ``(8,)`` without QAT.
     ``batch_size`` is per process under torchrun. ``arch`` is kept in canonical form.
@@ -76,6 +77,7 @@ class TrainConfig:
     momentum: float = attrs.field(default=0.9, converter=float, validator=_non_negative)
     weight_decay: float = attrs.field(default=5e-4, converter=float, validator=_non_negative)
     weight_bits: int | None = attrs.field(default=None, validator=_optional_bits)
+    quantizer: str = "fixed-point"
     ptq_bits: tuple[int, ...] = attrs.field(default=(), converter=tuple, validator=_all_bits)
     augment: bool = True
     classifier_init_gain: float = attrs.field(

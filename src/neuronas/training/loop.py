@@ -15,12 +15,11 @@ from torch import nn
 
 from neuronas import data
 from neuronas.arch import Architecture
-from neuronas.contracts import Dataset, DataSplit, is_time_resolved
+from neuronas.contracts import Dataset, DataSplit, TrainingQuantizer, is_time_resolved
 from neuronas.errors import UsageError
 from neuronas.folders import dumps, locked, resumable, write_atomic
 from neuronas.plugin import get_component, guard
-from neuronas.qat import prepare_qat
-from neuronas.quantization import check_bits, post_training_quantize
+from neuronas.quantization import check_bits
 from neuronas.seeds import derive_seed
 from neuronas.snn import free_dropout
 from neuronas.training.checkpoint import (
@@ -111,7 +110,14 @@ def build_model(config: TrainConfig, dataset: Dataset | None = None) -> nn.Modul
     model = free_dropout(guard.call("space", space, "build", arch, seed=config.seed))
     amplify_classifier_init(model, config.classifier_init_gain)
     if config.weight_bits is not None:
-        prepare_qat(model, config.weight_bits)
+        quantizer = get_component("quantizer", config.quantizer)
+        if not isinstance(quantizer, TrainingQuantizer):
+            raise UsageError(
+                f"quantizer {config.quantizer!r} cannot train: it has no prepare_qat (see "
+                "neuronas.contracts.TrainingQuantizer); train at full precision and test it after "
+                "training with --ptq-bits"
+            )
+        guard.call("quantizer", quantizer, "prepare_qat", model, config.weight_bits)
     return model
 
 
@@ -136,7 +142,8 @@ def network_at(
     model = guard.call("space", space, "build", config.architecture, seed=config.seed)
     load_weights(model, float_state(state), source or "the trained network")
     if bits is not None:
-        post_training_quantize(model, bits, inplace=True)
+        quantizer = get_component("quantizer", config.quantizer)
+        guard.call("quantizer", quantizer, "quantize", model, bits)
     return model
 
 
