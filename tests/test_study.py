@@ -184,3 +184,28 @@ def test_cli_study_from_a_run_folder_and_bad_input(tmp_path, capsys):
     assert "Did you mean 'hamming-logdet'?" in capsys.readouterr().err
     assert run_cli(["study", "--resume", str(tmp_path / "study"), "--archs", "5"]) == 2
     assert "do not combine it with --archs" in capsys.readouterr().err
+
+
+def test_report_gives_the_interim_numbers_of_an_unfinished_study_and_changes_nothing(
+    tmp_path, capsys
+):
+    config = StudyConfig(**{**TINY, "picks": False})
+    run_study(config, tmp_path / "reference")
+    folder = tmp_path / "study"
+    with pytest.raises(KeyboardInterrupt):  # the 8 scores, then 5 of 8 trainings
+        run_study(config, folder, observer=StopAfter(13))
+    journal = (folder / "study.jsonl").read_bytes()
+    assert run_cli(["study", "--report", str(folder), "--json"]) == 0
+    interim = json.loads(capsys.readouterr().out)
+    assert (folder / "study.jsonl").read_bytes() == journal  # only read
+    assert json.loads((folder / "study.json").read_text()) == interim
+    # seeds run per architecture in order: 5 trainings finish 2 architectures with both seeds
+    assert interim["trained_architectures"] == 2 and "kendall" not in interim["metrics"]["params"]
+    assert run_cli(["study", "--report", str(folder)]) == 0
+    assert "interim: 2 of 4 architectures trained with every seed" in capsys.readouterr().out
+    assert run_cli(["study", "--report", str(tmp_path / "reference")]) == 0
+    assert "every architecture is trained: 4 of 4" in capsys.readouterr().out
+    assert run_cli(["study", "--report", str(folder), "--archs", "5"]) == 2
+    assert "--report uses the options saved in the study folder" in capsys.readouterr().err
+    assert run_cli(["study", "--report", str(tmp_path)]) == 2
+    assert "cannot report on" in capsys.readouterr().err

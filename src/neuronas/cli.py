@@ -37,9 +37,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         )
 
 
-def refuse_options_with_resume(ctx: click.Context, names: Iterable[str], saved_in: str) -> None:
-    """``--resume`` continues with saved options; options also given on the command line are an
-    error rather than silently ignored."""
+def refuse_options_with_resume(
+    ctx: click.Context, names: Iterable[str], saved_in: str, flag: str = "--resume"
+) -> None:
+    """``--resume`` (or another ``flag`` that reads a folder) continues with saved options;
+    options also given on the command line are an error rather than silently ignored."""
     given = [
         name
         for name in names
@@ -47,7 +49,7 @@ def refuse_options_with_resume(ctx: click.Context, names: Iterable[str], saved_i
     ]
     if given:
         raise UsageError(
-            f"--resume uses the options saved in {saved_in}; do not combine it with "
+            f"{flag} uses the options saved in {saved_in}; do not combine it with "
             + ", ".join("--" + name.replace("_", "-") for name in given)
         )
 

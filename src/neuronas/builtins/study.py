@@ -20,7 +20,7 @@ from rich.table import Table
 from neuronas.errors import UsageError, interrupted_exit_code
 from neuronas.plugin import hookimpl
 from neuronas.search.config import DEFAULT_SPACE
-from neuronas.study import DEFAULT_METRICS, StudyConfig, StudyObserver, run_study
+from neuronas.study import DEFAULT_METRICS, StudyConfig, StudyObserver, report_study, run_study
 
 
 class RichStudyProgress(StudyObserver):
@@ -152,6 +152,12 @@ def _fmt(value, pattern: str = "{:+.2f}") -> str:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Continue the study in this folder (its saved options are used).",
 )
+@click.option(
+    "--report",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Only analyse what this study folder has journaled so far (a study still running, or "
+    "stopped): writes study.json, study.csv and study.png; scores and trains nothing.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print study.json instead of the table.")
 @click.pass_context
 def study_command(ctx: click.Context, source: str, **options: Any) -> None:
@@ -169,7 +175,25 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
     from neuronas.console import console, err_console, print_json
 
     resume = options.pop("resume")
+    report = options.pop("report")
     as_json = options.pop("as_json")
+    if report is not None:
+        refuse_options_with_resume(
+            ctx, [*options, "source", "resume"], "the study folder", flag="--report"
+        )
+        analysis = report_study(report)
+        if as_json:
+            print_json(analysis)
+            return
+        console.print(summary_table(analysis))
+        trained, total = analysis["trained_architectures"], len(analysis["architectures"])
+        state = "every architecture is trained" if trained == total else "interim"
+        console.print(
+            f"{state}: {trained} of {total} architectures trained with every seed; study folder: "
+            f"{report} (study.json, study.csv" + (", study.png)" if trained >= 3 else ")"),
+            highlight=False,
+        )
+        return
     if resume is not None:
         refuse_options_with_resume(ctx, [*options, "source"], "the study folder")
         config, out = StudyConfig(), resume

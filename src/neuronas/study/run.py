@@ -160,19 +160,38 @@ def draw_architectures(config: StudyConfig, macro: Macro) -> list[str]:
     return chosen
 
 
-def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyConfig, list[str]]:
+def read_study(out_dir: Path, doing: str = "resume") -> tuple[StudyConfig, list[str]]:
+    """The config and architectures a study folder was started with, checked."""
     path = out_dir / CONFIG_NAME
+    if not path.is_file():
+        raise UsageError(f"cannot {doing} {out_dir}: it has no {CONFIG_NAME} of a study")
+    saved = read_json(path, "a study's config.json")
+    archs = saved.get("architectures")
+    if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
+        raise UsageError(f"{path}: architectures must be a list of architecture strings")
+    try:
+        return StudyConfig.from_dict(saved.get("config") or {}), archs
+    except (UsageError, TypeError) as error:
+        raise UsageError(f"{path}: {error}") from None
+
+
+def report_study(out_dir: str | Path) -> dict[str, Any]:
+    """study.json, study.csv and study.png from what a study folder has journaled so far, without
+    scoring or training anything: the interim numbers of a study still running (its journal is
+    only read) or stopped before the end. Returns the analysis."""
+    from neuronas.study.report import write_study
+
+    out_dir = Path(out_dir)
+    config, archs = read_study(out_dir, "report on")
+    journal = out_dir / JOURNAL_NAME
+    records = Journal.read(journal) if journal.exists() else []
+    return write_study(out_dir, config, archs, records)
+
+
+def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyConfig, list[str]]:
     if resume:
-        if not path.is_file():
-            raise UsageError(f"cannot resume {out_dir}: it has no {CONFIG_NAME} of a study")
-        saved = read_json(path, "a study's config.json")
-        archs = saved.get("architectures")
-        if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
-            raise UsageError(f"{path}: architectures must be a list of architecture strings")
-        try:
-            return StudyConfig.from_dict(saved.get("config") or {}), archs
-        except (UsageError, TypeError) as error:
-            raise UsageError(f"{path}: {error}") from None
+        return read_study(out_dir)
+    path = out_dir / CONFIG_NAME
     if (out_dir / JOURNAL_NAME).exists():
         raise UsageError(
             f"{out_dir} already holds a study; continue it with --resume {out_dir} or choose "
