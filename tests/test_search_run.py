@@ -403,7 +403,7 @@ def saved_config(run_dir):
 def test_run_takes_its_options_from_a_toml_file_and_the_command_line_wins(tmp_path, capsys):
     (tmp_path / "run.toml").write_text(RUN_TOML)
     args = ["run", "--config", str(tmp_path / "run.toml"), "--seed", "7", "--max-area", "900"]
-    assert run_cli([*args, "--set", "pe_size=4", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert run_cli([*args, "--set", "pes_per_tile=4", "--out", str(tmp_path / "run"), "--quiet"]) == 0
     saved = saved_config(tmp_path / "run")
     assert (saved["strategy"], saved["candidates"], saved["width"], saved["seed"]) == (
         "random", 4, 4, 7,
@@ -411,7 +411,7 @@ def test_run_takes_its_options_from_a_toml_file_and_the_command_line_wins(tmp_pa
     assert saved["budgets"] == {
         "max_params": 10e6, "max_area_mm2": 900.0, "max_latency_ms": 500.0, "max_energy_uj": 800.0,
     }  # fmt: skip
-    assert saved["hardware_params"] == {"crossbar_size": 128, "pe_size": 4}
+    assert saved["hardware_params"] == {"crossbar_size": 128, "pes_per_tile": "4"}
     assert saved["fitness_batches"] == 2  # neither file nor command line: the default
 
 

@@ -152,22 +152,24 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     return data
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """The TOML document in ``path``; a UsageError naming the file for anything else."""
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise UsageError(f"cannot read {path} ({error.strerror}); it is not {what}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text (TOML is); it is not {what}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise UsageError(f"{path} is not valid TOML ({error}); it is not {what}") from None
+
+
 def read_options_file(path: Path, what: str) -> dict[str, Any]:
     """The options a TOML file holds, or a JSON one (by its suffix); options nested under a
     ``config`` object (a run's config.json, a training's metrics.json) are taken from there. A
     UsageError naming the file for anything unreadable."""
     path = Path(path)
-    if path.suffix == ".json":
-        data = read_json(path, what)
-    else:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except OSError as error:
-            raise UsageError(f"cannot read {path} ({error.strerror}); it is not {what}") from None
-        except UnicodeDecodeError:
-            raise UsageError(f"{path} is not UTF-8 text (TOML is); it is not {what}") from None
-        except tomllib.TOMLDecodeError as error:
-            raise UsageError(f"{path} is not valid TOML ({error}); it is not {what}") from None
+    data = read_json(path, what) if path.suffix == ".json" else read_toml(path, what)
     nested = data.get("config")
     return dict(nested) if isinstance(nested, dict) else data
 

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from neuronas.budgets import BUDGET_NAMES, BUDGETS, COST_KEYS, UNITS, Budgets
 from neuronas.builtins.progress import SearchProgress
-from neuronas.errors import NoFeasibleArchitecture, interrupted_exit_code
+from neuronas.errors import NoFeasibleArchitecture
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
 from neuronas.search.config import DEFAULT_SPACE, SearchConfig, read_config_file
@@ -248,7 +248,7 @@ def _options_to_config(options: Mapping[str, Any]) -> SearchConfig:
 def run_command(ctx: click.Context, **options: Any) -> None:
     """Search for the best SNN architecture that fits the hardware budgets."""
     from neuronas.cli import refuse_options_with_resume
-    from neuronas.console import console, err_console, print_json
+    from neuronas.console import console, err_console, exit_on_interrupt, print_json
 
     resume = options.pop("resume")
     as_json = options.pop("as_json")
@@ -266,20 +266,14 @@ def run_command(ctx: click.Context, **options: Any) -> None:
     from neuronas.search.run import run_search  # torch: imported once a search really runs
 
     try:
-        result = run_search(config, run_dir, resume=resume is not None, overwrite=overwrite)
+        with exit_on_interrupt(f"neuronas run --resume {run_dir}"):
+            result = run_search(config, run_dir, resume=resume is not None, overwrite=overwrite)
     except NoFeasibleArchitecture as error:
         if as_json:
             print_json(error.result.to_dict())
         else:
             console.print(result_table(error.result))
         raise
-    except KeyboardInterrupt as interrupt:
-        err_console.print(
-            f"interrupted; continue with: neuronas run --resume {run_dir}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise SystemExit(interrupted_exit_code(interrupt)) from None
     finally:
         if display is not None:
             display.progress.stop()

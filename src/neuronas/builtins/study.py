@@ -17,7 +17,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from neuronas.errors import UsageError, interrupted_exit_code
+from neuronas.errors import UsageError
 from neuronas.plugin import hookimpl
 from neuronas.search.config import DEFAULT_SPACE
 from neuronas.study import DEFAULT_METRICS, StudyConfig, StudyObserver, report_study, run_study
@@ -172,7 +172,7 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
     import datetime
 
     from neuronas.cli import refuse_options_with_resume
-    from neuronas.console import console, err_console, print_json
+    from neuronas.console import console, err_console, exit_on_interrupt, print_json
 
     resume = options.pop("resume")
     report = options.pop("report")
@@ -203,14 +203,8 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
         out = options["out"] or Path("runs") / f"study-{stamp}"
     display = None if as_json else RichStudyProgress(err_console)
     try:
-        analysis = run_study(config, out, resume=resume is not None, observer=display)
-    except KeyboardInterrupt as interrupt:
-        err_console.print(
-            f"interrupted; continue with: neuronas study --resume {out}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise SystemExit(interrupted_exit_code(interrupt)) from None
+        with exit_on_interrupt(f"neuronas study --resume {out}"):
+            analysis = run_study(config, out, resume=resume is not None, observer=display)
     finally:
         if display is not None:
             display.stop()

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from neuronas.builtins.search import config_from_options, run_command
-from neuronas.errors import UsageError, interrupted_exit_code
+from neuronas.errors import UsageError
 from neuronas.plugin import hookimpl, manager
 from neuronas.sweep import PAPER_BITS, Row, SweepConfig, SweepObserver, run_sweep
 from neuronas.sweep.config import BASELINE_CANDIDATES
@@ -114,7 +114,7 @@ def sweep_command(ctx: click.Context, **options: Any) -> None:
     """
     from neuronas.builtins.progress import SearchProgress
     from neuronas.cli import refuse_options_with_resume
-    from neuronas.console import console, err_console, print_json
+    from neuronas.console import console, err_console, exit_on_interrupt, print_json
 
     resume = options.pop("resume")
     as_json = options.pop("as_json")
@@ -141,20 +141,14 @@ def sweep_command(ctx: click.Context, **options: Any) -> None:
     if display is not None:
         manager.register_plugin(display, name="neuronas-progress")
     try:
-        summary = run_sweep(
-            config,
-            out,
-            resume=resume is not None,
-            observer=None if display is None else LineProgress(err_console),
-            train_threads=train_threads,
-        )
-    except KeyboardInterrupt as interrupt:
-        err_console.print(
-            f"interrupted; continue with: neuronas sweep --resume {out}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise SystemExit(interrupted_exit_code(interrupt)) from None
+        with exit_on_interrupt(f"neuronas sweep --resume {out}"):
+            summary = run_sweep(
+                config,
+                out,
+                resume=resume is not None,
+                observer=None if display is None else LineProgress(err_console),
+                train_threads=train_threads,
+            )
     finally:
         if display is not None:
             display.progress.stop()

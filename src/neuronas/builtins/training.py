@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from neuronas.api import DEFAULTS, parse_architecture
-from neuronas.errors import UsageError, interrupted_exit_code
+from neuronas.errors import UsageError
 from neuronas.folders import read_json, read_options_file
 from neuronas.plugin import hookimpl
 from neuronas.search.config import SearchConfig
@@ -254,7 +254,7 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
     import torch
 
     from neuronas.cli import refuse_options_with_resume
-    from neuronas.console import console, err_console, print_json
+    from neuronas.console import console, err_console, exit_on_interrupt, print_json
     from neuronas.training import load_checkpoint, train
 
     config_file = options.pop("config")
@@ -287,16 +287,10 @@ def train_command(ctx: click.Context, run_dir: Path | None, **options: Any) -> N
         )
     started = time.perf_counter()
     try:
-        result = train(
-            config, out_dir, resume=resume, device=device, data_dir=data_dir, observer=observer
-        )
-    except KeyboardInterrupt as interrupt:
-        err_console.print(
-            f"interrupted; continue with: neuronas train --resume --out {out_dir}",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise SystemExit(interrupted_exit_code(interrupt)) from None
+        with exit_on_interrupt(f"neuronas train --resume --out {out_dir}"):
+            result = train(
+                config, out_dir, resume=resume, device=device, data_dir=data_dir, observer=observer
+            )
     finally:
         if display is not None:
             display.progress.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -17,6 +16,7 @@ from typing import Any, TypeVar
 import attrs
 
 from neuronas.errors import HardwareModelError, UsageError
+from neuronas.folders import read_toml
 from neuronas.hardware import constants as K
 
 
@@ -192,13 +192,9 @@ def load_toml(path: Path | str) -> dict[str, Any]:
     """Parameters from a TOML file: top-level keys, or the keys of a ``[hardware]`` table."""
     path = Path(path)
     try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise HardwareConfigError(f"cannot read hardware config {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise HardwareConfigError(f"hardware config {path} is not UTF-8 text (TOML is)") from None
-    except tomllib.TOMLDecodeError as error:
-        raise HardwareConfigError(f"hardware config {path} is not valid TOML: {error}") from None
+        document = read_toml(path, "a hardware config")
+    except UsageError as error:
+        raise HardwareConfigError(str(error)) from None
     table = document.get("hardware", document)
     if not isinstance(table, dict):
         raise HardwareConfigError(f"hardware config {path}: [hardware] must be a table")
