@@ -29,10 +29,11 @@ from scipy.stats import kendalltau
 
 from neuronas.arch import Architecture, Macro
 from neuronas.console import console
+from neuronas.contracts import ScoringSettings
 from neuronas.devices import numerics, resolve_device
 from neuronas.plugin import get_component
+from neuronas.reuse import ReuseScorer
 from neuronas.search.evaluator import CandidateScorer
-from neuronas.search.reuse import ReuseScorer
 
 
 def synchronize(device: str) -> None:
@@ -68,10 +69,10 @@ def peaks(device: str, samples: int, width: int) -> dict[str, float]:
     return {"matmul": 2 * size**3 / matmul / 1e12, "conv3x3": conv_flops / convolution / 1e12}
 
 
-def scorer_options(device: str, samples: int, precision: str = "fp32") -> dict:
+def scoring_settings(device: str, samples: int, precision: str = "fp32") -> ScoringSettings:
     generator = torch.Generator().manual_seed(0)
     batches = tuple(torch.randn(samples, 3, 32, 32, generator=generator) for _ in range(2))
-    return dict(
+    return ScoringSettings(
         space="neuronas-3op", fitness="hamming-logdet", quantizer="fixed-point", weight_bits=8,
         rounding="nearest", seed=0, init="shared", carry_state=True, batches=batches,
         device=device, precision=precision,
@@ -84,7 +85,7 @@ def one_candidate(args, device: str) -> None:
     space = get_component("space", "neuronas-3op")
     cell = next(c for c in space.enumerate() if str(c).count("conv3x3") == 2)
     arch = Architecture(cell, cell, Macro(width=args.width))
-    options = scorer_options(device, args.samples)
+    settings = scoring_settings(device, args.samples)
     flops = forward_flops(arch, space, args.samples, 2)
     peak = peaks(device, args.samples, args.width)
     table = Table(
@@ -92,8 +93,8 @@ def one_candidate(args, device: str) -> None:
     )
     for column in ("path", "ms", "GFLOP", "TFLOP/s", "of matmul peak", "of conv peak"):
         table.add_column(column, justify="right")
-    for name, scorer in (("from scratch", CandidateScorer(**options)),
-                         ("reuse path", ReuseScorer(**options))):  # fmt: skip
+    for name, scorer in (("from scratch", CandidateScorer(settings)),
+                         ("reuse path", ReuseScorer(settings))):  # fmt: skip
         seconds = timed(device, lambda s=scorer: s.score_group([arch.to_string()]))
         rate = flops / seconds / 1e12
         table.add_row(name, f"{seconds * 1e3:.0f}", f"{flops / 1e9:.0f}", f"{rate:.2f}",
@@ -107,7 +108,7 @@ def two_phase(args, device: str) -> None:
     space = get_component("space", "neuronas-3op")
     macro = Macro(width=args.width)
     cells = list(space.enumerate())
-    scorer = ReuseScorer(**scorer_options(device, args.samples))
+    scorer = ReuseScorer(scoring_settings(device, args.samples))
     phases = {
         "1": [Architecture(c, c, macro).to_string() for c in cells],
         "2": [Architecture(cells[0], c, macro).to_string() for c in cells[1:]],
@@ -144,7 +145,7 @@ def precisions(args, device: str) -> None:
              for _ in range(args.precision_archs)]  # fmt: skip
     scores = {}
     for precision in ("fp32", "tf32", "bf16"):
-        scorer = CandidateScorer(**scorer_options(device, args.samples, precision))
+        scorer = CandidateScorer(scoring_settings(device, args.samples, precision))
         scores[precision] = np.array([scorer(arch)[0] for arch in archs])
     table = Table(title=f"{len(archs)} random architectures on {device}: scores against fp32")
     for column in ("precision", "largest relative change", "Kendall tau vs fp32"):

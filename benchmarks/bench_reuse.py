@@ -21,10 +21,11 @@ from rich.table import Table
 
 from neuronas.arch import Architecture, Macro
 from neuronas.console import console
+from neuronas.contracts import ScoringSettings
 from neuronas.plugin import get_component
+from neuronas.reuse import ReuseScorer
 from neuronas.search.config import SearchConfig
 from neuronas.search.evaluator import CandidateScorer
-from neuronas.search.reuse import ReuseScorer
 from neuronas.search.run import run_search
 from neuronas.snn.network import feature_sizes
 
@@ -88,7 +89,7 @@ def scoring_rows(args: argparse.Namespace) -> list[tuple[str, float, float]]:
     arch = Architecture(cell, cell, macro)
     generator = torch.Generator().manual_seed(0)
     batches = tuple(torch.randn(args.score_batch, 3, 32, 32, generator=generator) for _ in range(2))
-    options = dict(
+    settings = ScoringSettings(
         space="neuronas-3op",
         fitness="hamming-logdet",
         quantizer="fixed-point",
@@ -102,8 +103,8 @@ def scoring_rows(args: argparse.Namespace) -> list[tuple[str, float, float]]:
     flops = forward_flops(arch, space, args.score_batch, len(batches))
     rows = []
     for name, scorer in (
-        ("from scratch", CandidateScorer(**options)),
-        ("reuse path, 1 candidate", ReuseScorer(**options)),
+        ("from scratch", CandidateScorer(settings)),
+        ("reuse path, 1 candidate", ReuseScorer(settings)),
     ):
         started = time.perf_counter()
         scorer.score_group([arch.to_string()])

@@ -42,6 +42,7 @@ import sys
 import types
 from pathlib import Path
 
+import attrs
 import numpy as np
 import torch
 from rich.console import Console
@@ -289,8 +290,9 @@ def _speed_part(args: argparse.Namespace) -> dict[str, float]:
     import resource
     import time
 
+    from neuronas.contracts import ScoringSettings
+    from neuronas.reuse import ReuseScorer
     from neuronas.search.evaluator import CandidateScorer
-    from neuronas.search.reuse import ReuseScorer
 
     space = get_component("space", "snasnet")
     matrix = torch.tensor([[0, 3, 1, 3], [0, 0, 4, 1], [0, 0, 0, 3], [0, 0, 0, 0]])
@@ -329,19 +331,19 @@ def _speed_part(args: argparse.Namespace) -> dict[str, float]:
         macro = Macro(width=128, num_classes=100, population=5, hidden=1024, dropout=0.5,
                       weight_init="snasnet")  # fmt: skip
         batches = tuple(sample_batches(split, args.samples, 2, args.seed))
-        options = dict(
+        settings = ScoringSettings(
             space="snasnet", fitness="hamming-logdet", quantizer="fixed-point", weight_bits=32,
             rounding="nearest", seed=0, init="shared", carry_state=True, batches=batches,
         )  # fmt: skip
         arch = space.check(Architecture(cell, cell, macro)).to_string()
-        scratch = CandidateScorer(**options)
+        scratch = CandidateScorer(settings)
         started = time.perf_counter()
         for _ in range(args.candidates):
             scratch(arch)
         timings["fixed"] = (time.perf_counter() - started) / args.candidates
         timings["peak_rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
         three_op = get_component("space", "neuronas-3op")
-        reuse = ReuseScorer(**{**options, "space": "neuronas-3op"})
+        reuse = ReuseScorer(attrs.evolve(settings, space="neuronas-3op"))
         cells = list(three_op.enumerate())
         count = 8 * args.candidates
         rng = np.random.default_rng(args.seed)

@@ -18,11 +18,11 @@ import neuronas.plugin
 from neuronas import data, events
 from neuronas.arch import Architecture, Cell, Macro
 from neuronas.cli import build_cli
-from neuronas.contracts import Dataset, input_shape_of
+from neuronas.contracts import Dataset, ScoringSettings, input_shape_of
 from neuronas.errors import DatasetError, UsageError
 from neuronas.plugin import hookimpl
+from neuronas.reuse import ReuseScorer
 from neuronas.search.evaluator import CandidateScorer
-from neuronas.search.reuse import ReuseScorer
 from neuronas.snn import CellSearchSpace
 
 EVENT_DATASETS = {
@@ -340,7 +340,7 @@ def test_the_network_runs_frame_t_at_timestep_t():
 def test_reuse_scores_frames_as_scoring_from_scratch_does(carry_state):
     generator = torch.Generator().manual_seed(0)
     batches = tuple(torch.rand(6, 3, 2, 8, 8, generator=generator).round() for _ in range(2))
-    options = dict(
+    settings = ScoringSettings(
         space="tiny-events",
         fitness="hamming-logdet",
         quantizer="fixed-point",
@@ -353,8 +353,8 @@ def test_reuse_scores_frames_as_scoring_from_scratch_does(carry_state):
     )
     cells = list(neuronas.plugin.get_component("space", "tiny-events").enumerate())[:5]
     keys = [Architecture(cells[0], cell, frames_macro()).to_string() for cell in cells]
-    scratch = [CandidateScorer(**options)(key)[0] for key in keys]
-    reuse = ReuseScorer(**options)
+    scratch = [CandidateScorer(settings)(key)[0] for key in keys]
+    reuse = ReuseScorer(settings)
     reused = [score for group in reuse.groups(keys) for score, _ in reuse.score_group(group)]
     assert reused == pytest.approx(scratch, rel=1e-9)
 

@@ -23,6 +23,7 @@ from neuronas.builtins.executors import (
     available_cpus,
     wants_gpu,
 )
+from neuronas.contracts import ScoringSettings
 from neuronas.errors import UsageError
 from neuronas.plugin import get_component, hookimpl, register_plugin
 from neuronas.search.config import SearchConfig
@@ -338,8 +339,8 @@ def test_only_a_scorer_on_cuda_wants_a_gpu():
         space="neuronas-3op", fitness="hamming-logdet", quantizer="fixed-point", weight_bits=8,
         rounding="nearest", seed=0, init="shared", carry_state=True, batches=(),
     )  # fmt: skip
-    assert not wants_gpu(CandidateScorer(**base).score_group)
-    assert wants_gpu(CandidateScorer(**base, device="cuda:1").score_group)
+    assert not wants_gpu(CandidateScorer(ScoringSettings(**base)).score_group)
+    assert wants_gpu(CandidateScorer(ScoringSettings(**base, device="cuda:1")).score_group)
 
 
 def test_ray_task_resources_from_the_environment(monkeypatch):

@@ -1,4 +1,5 @@
-"""Exact reuse (ReuseScorer) scores every candidate as CandidateScorer does, from scratch."""
+"""Exact reuse (ReuseScorer) scores every candidate as CandidateScorer does, from scratch; the
+fitness metric offers it (``group_scorer``), so a third-party metric may offer its own."""
 
 import json
 
@@ -9,10 +10,12 @@ from click.testing import CliRunner
 
 from neuronas.arch import Architecture, Macro
 from neuronas.cli import build_cli
+from neuronas.contracts import FitnessScore, ScoringSettings
 from neuronas.fitness import hamming_kernel, spike_contribution
 from neuronas.plugin import get_component, hookimpl, manager
-from neuronas.search.evaluator import CandidateScorer
-from neuronas.search.reuse import ReuseScorer, reuse_blocker
+from neuronas.plugin.guard import ComponentError
+from neuronas.reuse import ReuseScorer, reuse_blocker
+from neuronas.search.evaluator import CandidateScorer, offered_scorer
 from neuronas.snn import CellSearchSpace
 
 TINY_MACRO = Macro(width=4, timesteps=2, in_channels=1, input_size=8, hidden=16, population=2)
@@ -37,7 +40,7 @@ def _batches(repeats=2, samples=8):
     return tuple(torch.rand(samples, 1, 8, 8, generator=generator) for _ in range(repeats))
 
 
-def _scorers(space, bits, carry_state, **reuse_options):
+def _settings(space="neuronas-3op", bits=8, carry_state=True, **changes):
     options = dict(
         space=space,
         fitness="hamming-logdet",
@@ -49,7 +52,12 @@ def _scorers(space, bits, carry_state, **reuse_options):
         carry_state=carry_state,
         batches=_batches(),
     )
-    return CandidateScorer(**options), ReuseScorer(**options, **reuse_options)
+    return ScoringSettings(**{**options, **changes})
+
+
+def _scorers(space, bits, carry_state, **reuse_options):
+    settings = _settings(space, bits, carry_state)
+    return CandidateScorer(settings), ReuseScorer(settings, **reuse_options)
 
 
 def _phases(space_name, count, macro=TINY_MACRO):
@@ -121,23 +129,21 @@ def test_groups_cut_where_candidates_share_least():
 
 def test_reuse_blocker_names_the_reason():
     space = get_component("space", "neuronas-3op")
-    assert reuse_blocker(space, "hamming-logdet", "fixed-point", "nearest", "shared") is None
-    assert "independent" in reuse_blocker(
-        space, "hamming-logdet", "fixed-point", "nearest", "independent"
+    assert reuse_blocker(_settings(), space) is None
+    assert "independent" in reuse_blocker(_settings(init="independent"), space)
+    assert "stochastic" in reuse_blocker(_settings(rounding="stochastic"), space)
+    assert "fitness" in offered_scorer(
+        _settings(fitness="params"), space, get_component("fitness", "params")
     )
-    assert "stochastic" in reuse_blocker(
-        space, "hamming-logdet", "fixed-point", "stochastic", "shared"
-    )
-    assert "fitness" in reuse_blocker(space, "other", "fixed-point", "nearest", "shared")
     backward = get_component("space", "snasnet-backward")
-    assert "temporal feedback" in reuse_blocker(
-        backward, "hamming-logdet", "fixed-point", "nearest", "shared"
-    )
+    assert "temporal feedback" in reuse_blocker(_settings("snasnet-backward"), backward)
 
 
-def _run(tmp_path, name, *extra):
+def _run(tmp_path, name, *extra, plugins=()):
     manager.reset()
     manager.register_plugin(TinySpacePlugin(), name="tiny-reuse")
+    for plugin in plugins:
+        manager.register_plugin(plugin, name=type(plugin).__name__)
     out = tmp_path / name
     args = [
         "run",
@@ -177,6 +183,94 @@ def test_independent_init_notes_that_reuse_did_not_apply(tmp_path):
     result, _journal = _run(tmp_path, "independent", "--init=independent")
     assert result["config"]["init"] == "independent"
     assert any("exact reuse was not applicable" in note for note in result["notes"])
+
+
+# --- a third-party metric decides its own reuse --------------------------------------------------
+
+#: The groups `RecordingScorer` was given, in order (the local executor runs in this process).
+GIVEN_GROUPS: list[list[str]] = []
+
+
+@attrs.frozen
+class WeightSum:
+    """A third-party metric without ``group_scorer``: the sum of the network's weights."""
+
+    name: str = "weight-sum"
+    description: str = "sum of the weights; higher is better"
+    higher_is_better: bool = True
+
+    def score(self, model, batches, *, carry_state=True):
+        value = float(sum(p.detach().sum() for p in model.parameters()))
+        return FitnessScore(value, (value,))
+
+
+@attrs.frozen
+class RecordingScorer:
+    """Scores from scratch, in groups of 3, recording every group it is given."""
+
+    settings: ScoringSettings
+
+    def groups(self, archs):
+        return [list(archs[i : i + 3]) for i in range(0, len(archs), 3)]
+
+    def score_group(self, archs):
+        GIVEN_GROUPS.append(list(archs))
+        return CandidateScorer(self.settings).score_group(archs)
+
+    def __call__(self, arch):
+        return self.score_group([arch])[0]
+
+
+@attrs.frozen
+class GroupedWeightSum(WeightSum):
+    """The same metric, offering its own group scorer."""
+
+    name: str = "grouped-weight-sum"
+
+    def group_scorer(self, settings, space):
+        return RecordingScorer(settings)
+
+
+class MetricsPlugin:
+    @hookimpl
+    def neuronas_register_fitness_metrics(self, register):
+        register(WeightSum())
+        register(GroupedWeightSum())
+
+
+def test_a_third_party_metric_offering_a_group_scorer_gets_it_used(tmp_path):
+    GIVEN_GROUPS.clear()
+    result, journal = _run(
+        tmp_path, "grouped", "--fitness=grouped-weight-sum", plugins=[MetricsPlugin()]
+    )
+    scored = [record["arch"] for record in journal if record["score"] is not None]
+    assert scored and [arch for group in GIVEN_GROUPS for arch in group] == scored
+    assert max(len(group) for group in GIVEN_GROUPS) == 3  # its own groups, not 8 or 243
+    assert not any("reuse" in note for note in result["notes"])
+    scratch, _journal = _run(
+        tmp_path, "scratch", "--fitness=weight-sum", "--no-reuse", plugins=[MetricsPlugin()]
+    )
+    assert result["best"]["score"] == pytest.approx(scratch["best"]["score"], rel=1e-12)
+
+
+def test_a_metric_without_a_group_scorer_is_scored_from_scratch_saying_why(tmp_path):
+    GIVEN_GROUPS.clear()
+    result, journal = _run(tmp_path, "plain", "--fitness=weight-sum", plugins=[MetricsPlugin()])
+    assert any(record["score"] is not None for record in journal) and not GIVEN_GROUPS
+    assert (
+        "exact reuse was not applicable (fitness 'weight-sum' offers no group scorer, so nothing "
+        "is shared); scored from scratch"
+    ) in result["notes"]
+
+
+def test_a_group_scorer_that_is_not_one_is_a_component_error():
+    @attrs.frozen
+    class Broken(WeightSum):
+        def group_scorer(self, settings, space):
+            return None
+
+    with pytest.raises(ComponentError, match=r"group_scorer\(\) returned a NoneType"):
+        offered_scorer(_settings(), get_component("space", "neuronas-3op"), Broken())
 
 
 def test_spike_contribution_is_the_sum_of_per_step_kernels():

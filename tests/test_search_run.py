@@ -342,7 +342,7 @@ def test_kill_9_inside_a_reuse_group_loses_only_what_was_in_flight(tmp_path):
             f"""
             import sys, time, types
             import neuronas
-            from neuronas.search import reuse
+            from neuronas import reuse
 
             tiny = types.ModuleType("tiny")
             exec({TINY_PLUGIN_SOURCE!r}, tiny.__dict__)

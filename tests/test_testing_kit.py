@@ -310,6 +310,46 @@ def test_a_fitness_metric_without_carry_state_is_caught():
         neuronas.testing.check_fitness_metric(NoKeyword())
 
 
+@attrs.frozen
+class OffByOne:
+    """A group scorer whose scores are not the metric's: the real ones plus one."""
+
+    settings: object
+
+    def groups(self, archs):
+        return [list(archs)]
+
+    def score_group(self, archs):
+        reuse = manager.get_component("fitness", "hamming-logdet").group_scorer(
+            self.settings, manager.get_component("space", self.settings.space)
+        )
+        return [(score + 1.0, seconds) for score, seconds in reuse.score_group(archs)]
+
+    def __call__(self, arch):
+        return self.score_group([arch])[0]
+
+
+@pytest.mark.parametrize(
+    ("offer", "rule", "detail"),
+    [
+        (lambda settings: None, "group-scorer", "returned a NoneType"),
+        (lambda settings: " ", "group-scorer", "the reason is empty"),
+        (OffByOne, "group-scores", r"scores \[.*\], from scratch \["),
+    ],
+    ids=["not-a-scorer", "empty-reason", "other-scores"],
+)
+def test_a_broken_group_scorer_is_caught(offer, rule, detail):
+    from neuronas.fitness import HammingLogDet
+
+    @attrs.frozen
+    class Offering(HammingLogDet):
+        def group_scorer(self, settings, space):
+            return offer(settings)
+
+    with pytest.raises(ConformanceError, match=rf"'{rule}'.*{detail}"):
+        neuronas.testing.check_fitness_metric(Offering())
+
+
 def test_a_quantizer_that_does_nothing_is_caught():
     @attrs.frozen
     class Nothing:

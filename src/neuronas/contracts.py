@@ -76,6 +76,20 @@ class FitnessScore:
 
 @runtime_checkable
 class FitnessMetric(Component, Protocol):
+    """A training-free score of a freshly initialised candidate.
+
+    A metric may also offer exact reuse with an optional method (not a protocol member, so a metric
+    without it still keeps the contract)::
+
+        def group_scorer(self, settings: ScoringSettings, space: SearchSpace) -> GroupScorer | str
+
+    It returns a `GroupScorer` that scores groups of candidates of ``space`` sharing the work they
+    have in common, with the scores `score` gives each of them built and quantized from scratch
+    (to float rounding), or a string saying why it cannot for these settings. The search then
+    scores from scratch and its result's notes give the reason, as they do for a metric without
+    the method.
+    """
+
     higher_is_better: bool
 
     def score(
@@ -87,6 +101,47 @@ class FitnessMetric(Component, Protocol):
         (SNASNet's way) or reset it between batches. Callers pass it by keyword and only when the
         user chose it, so metrics without state may leave the keyword out.
         """
+
+
+# --- scoring candidates --------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ScoringSettings:
+    """How a search scores every candidate, by component name so that a scorer holding it pickles
+    (executors send scorers to workers); one record for every scorer, so they cannot disagree."""
+
+    space: str
+    fitness: str
+    quantizer: str
+    weight_bits: int
+    rounding: str
+    seed: int
+    init: str
+    carry_state: bool
+    batches: tuple[Any, ...]  # the R fitness batches, tensors, in order
+    #: a resolved device (neuronas.devices.resolve_device) and the arithmetic there
+    device: str = "cpu"
+    precision: str = "fp32"
+
+
+@runtime_checkable
+class GroupScorer(Protocol):
+    """What the evaluator scores candidates (architecture strings) with: the search's own
+    from-scratch scorer or one a fitness metric offers (`FitnessMetric`). Picklable; an executor
+    hands each worker whole groups. It may also have ``iter_group(archs)``, `score_group` as a
+    generator, so that an in-process executor journals each candidate as soon as it is scored."""
+
+    settings: ScoringSettings
+
+    def groups(self, archs: Sequence[str]) -> list[list[str]]:
+        """The candidates, in order, cut into the groups an executor hands out."""
+
+    def score_group(self, archs: Sequence[str]) -> list[tuple[float, float]]:
+        """(score, seconds) for each candidate of the group, in order."""
+
+    def __call__(self, arch: str) -> tuple[float, float]:
+        """(score, seconds) of one candidate."""
 
 
 # --- quantizers ----------------------------------------------------------------------------------

@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 import numpy as np
 
-from neuronas.contracts import FitnessMetric, FitnessScore, QuantizationReport, Quantizer
+from neuronas.contracts import (
+    FitnessMetric,
+    FitnessScore,
+    GroupScorer,
+    QuantizationReport,
+    Quantizer,
+    ScoringSettings,
+    SearchSpace,
+)
 from neuronas.devices import exact_arithmetic
 from neuronas.errors import UsageError
 
@@ -301,6 +309,19 @@ class HammingLogDet:
         return FitnessScore(
             value=float(np.mean(per_batch)), per_batch=tuple(per_batch), settings=settings
         )
+
+    def group_scorer(self, settings: ScoringSettings, space: SearchSpace) -> GroupScorer | str:
+        """Exact reuse (`neuronas.reuse.ReuseScorer`) where it gives this metric's scores, else why
+        not: it reproduces SNASNet's kernel on the built-in cell spaces part by part."""
+        if self.per_layer:
+            return (
+                f"fitness {self.name!r} divides each layer's kernel by its neuron count, which "
+                "exact reuse does not"
+            )
+        from neuronas.reuse import ReuseScorer, reuse_blocker
+
+        blocker = reuse_blocker(settings, space)
+        return blocker if blocker is not None else ReuseScorer(settings)
 
 
 def draw_batches(

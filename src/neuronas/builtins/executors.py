@@ -310,9 +310,11 @@ def _run_ray_task(fn_holder: list[Any], item: Any, threads: int) -> Any:
 
 
 def wants_gpu(fn: Callable[[Any], Any]) -> bool:
-    """Whether ``fn`` (a scorer's method, or an object with a ``device``) runs on a CUDA device."""
+    """Whether ``fn`` (a scorer's method, whose settings say its device, or an object with a
+    ``device``) runs on a CUDA device."""
     owner = getattr(fn, "__self__", fn)
-    return str(getattr(owner, "device", "cpu")).startswith("cuda")
+    settings = getattr(owner, "settings", owner)
+    return str(getattr(settings, "device", "cpu")).startswith("cuda")
 
 
 def _env_float(name: str) -> float | None:

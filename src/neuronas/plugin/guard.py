@@ -124,10 +124,24 @@ def _check_files(files: Any) -> str | None:
     return f"files that do not exist: {', '.join(missing)}" if missing else None
 
 
+def _check_group_scorer(result: Any) -> str | None:
+    from neuronas.contracts import GroupScorer
+
+    if isinstance(result, str):
+        return None if result.strip() else "an empty reason"
+    if not isinstance(result, GroupScorer) or not callable(result):
+        return (
+            f"a {type(result).__name__}, neither a neuronas.contracts.GroupScorer nor the reason "
+            "(a str) it offers none"
+        )
+    return None
+
+
 #: (kind, method) -> a check of the returned value: None when fine, else what is wrong.
 RESULT_CHECKS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("hardware", "estimate"): _check_cost,
     ("fitness", "score"): _check_score,
+    ("fitness", "group_scorer"): _check_group_scorer,
     ("quantizer", "quantize"): _instance_of("neuronas.contracts.QuantizationReport"),
     ("space", "build"): _instance_of("torch.nn.Module"),
     ("space", "layer_shapes"): _check_layers,

@@ -18,7 +18,13 @@ import attrs
 
 from neuronas.arch import Architecture
 from neuronas.budgets import BUDGET_NAMES
-from neuronas.contracts import Evaluation
+from neuronas.contracts import (
+    Evaluation,
+    FitnessMetric,
+    GroupScorer,
+    ScoringSettings,
+    SearchSpace,
+)
 from neuronas.devices import numerics
 from neuronas.errors import UsageError
 from neuronas.plugin import guard, manager
@@ -61,28 +67,18 @@ def initial_weights_seed(seed: int, init: str, arch: str) -> int:
 
 @attrs.frozen
 class CandidateScorer:
-    """Build, quantize (QaFE) and score candidates; picklable so executors can ship it.
+    """Build, quantize (QaFE) and score each candidate from scratch; picklable so executors can ship
+    it. The `neuronas.contracts.GroupScorer` a search uses when its metric offers none.
 
-    Executors receive groups of candidates (``score_group``), so that a scorer can share work between
-    the candidates of one group and a remote executor pays its overhead once per group.
+    Executors receive groups of candidates (``score_group``), so that a remote executor pays its
+    overhead once per group.
     """
 
-    space: str
-    fitness: str
-    quantizer: str
-    weight_bits: int
-    rounding: str
-    seed: int
-    init: str
-    carry_state: bool
-    batches: tuple[Any, ...]
+    settings: ScoringSettings
     group_size: int = 8
-    #: a resolved device (neuronas.devices.resolve_device) and the arithmetic there
-    device: str = "cpu"
-    precision: str = "fp32"
 
     def init_seed(self, arch: str) -> int:
-        return initial_weights_seed(self.seed, self.init, arch)
+        return initial_weights_seed(self.settings.seed, self.settings.init, arch)
 
     def groups(self, archs: Sequence[str]) -> list[list[str]]:
         """Split candidates (in order) into the groups an executor hands out."""
@@ -100,27 +96,47 @@ class CandidateScorer:
     def __call__(self, arch: str) -> tuple[float, float]:
         import torch
 
+        settings = self.settings
         started = time.perf_counter()
-        space = manager.get_component("space", self.space)
+        space = manager.get_component("space", settings.space)
         model = guard.call(
             "space", space, "build", Architecture.parse(arch), seed=self.init_seed(arch)
         )
         guard.call(
             "quantizer",
-            manager.get_component("quantizer", self.quantizer),
+            manager.get_component("quantizer", settings.quantizer),
             "quantize",
             model,
-            self.weight_bits,
-            rounding=self.rounding,
-            seed=derive_seed(self.seed, "rounding", arch),
+            settings.weight_bits,
+            rounding=settings.rounding,
+            seed=derive_seed(settings.seed, "rounding", arch),
         )
-        model.to(self.device)  # built, initialised and quantized on the CPU, the same everywhere
-        metric = manager.get_component("fitness", self.fitness)
-        with torch.no_grad(), numerics(self.device, self.precision):
+        # built, initialised and quantized on the CPU, the same everywhere
+        model.to(settings.device)
+        metric = manager.get_component("fitness", settings.fitness)
+        with torch.no_grad(), numerics(settings.device, settings.precision):
             result = guard.call(
-                "fitness", metric, "score", model, list(self.batches), carry_state=self.carry_state
+                "fitness",
+                metric,
+                "score",
+                model,
+                list(settings.batches),
+                carry_state=settings.carry_state,
             )
         return float(result.value), time.perf_counter() - started
+
+
+def offered_scorer(
+    settings: ScoringSettings, space: SearchSpace, metric: FitnessMetric
+) -> GroupScorer | str:
+    """The group scorer ``metric`` offers for ``settings`` (exact reuse), or why there is none.
+
+    The metric decides, through its optional ``group_scorer`` (`neuronas.contracts.FitnessMetric`),
+    so a third-party metric can offer its own reuse and the search knows no plugin by name.
+    """
+    if not callable(getattr(metric, "group_scorer", None)):
+        return f"fitness {metric.name!r} offers no group scorer, so nothing is shared"
+    return guard.call("fitness", metric, "group_scorer", settings, space)
 
 
 CostFunction = Callable[[Architecture], dict[str, float]]
@@ -133,7 +149,7 @@ class Evaluator:
         self,
         config: SearchConfig,
         costs: CostFunction,
-        scorer: CandidateScorer,
+        scorer: GroupScorer,
         executor: Any,
         journal: Journal | None = None,
         higher_is_better: bool = True,

@@ -11,16 +11,21 @@ import numpy as np
 
 from neuronas.arch import Architecture
 from neuronas.budgets import BUDGET_NAMES
-from neuronas.contracts import SearchContext, input_shape_of, run_parameters
+from neuronas.contracts import (
+    GroupScorer,
+    ScoringSettings,
+    SearchContext,
+    input_shape_of,
+    run_parameters,
+)
 from neuronas.devices import resolve_device
 from neuronas.errors import NoFeasibleArchitecture, UsageError
 from neuronas.folders import dumps, locked, resumable, write_atomic
 from neuronas.plugin import fire, get_component, guard
 from neuronas.search.config import SearchConfig, macro_for
-from neuronas.search.evaluator import CandidateScorer, Evaluator
+from neuronas.search.evaluator import CandidateScorer, Evaluator, offered_scorer
 from neuronas.search.journal import Journal
 from neuronas.search.result import SearchResult
-from neuronas.search.reuse import ReuseScorer, reuse_blocker
 from neuronas.search.run_folder import RUN_FILES, package_versions, read_run_config, resume_hint
 from neuronas.seeds import derive_seed
 
@@ -142,32 +147,27 @@ def _run(config: SearchConfig, run_dir: Path | None, resume: bool) -> SearchResu
             if not guard.call("space", space, "is_valid", cell):
                 raise UsageError(f"cell {cell_label} {cell} is not in search space {space.name!r}")
 
-    scorer_options = {
-        "space": config.space,
-        "fitness": config.fitness,
-        "quantizer": config.quantizer,
-        "weight_bits": config.weight_bits,
-        "rounding": config.rounding,
-        "seed": config.seed,
-        "init": config.init,
-        "carry_state": config.carry_state,
-        "batches": tuple(batches),
-        "device": device,
-        "precision": config.precision,
-    }
-    reuse_notes: tuple[str, ...] = ()
-    blocker = None
-    if config.reuse:
-        blocker = reuse_blocker(
-            space, config.fitness, config.quantizer, config.rounding, config.init
-        )
-        if blocker is not None:
-            reuse_notes = (f"exact reuse was not applicable ({blocker}); scored from scratch",)
-    scorer = (
-        ReuseScorer(**scorer_options)
-        if config.reuse and blocker is None
-        else CandidateScorer(**scorer_options)
+    settings = ScoringSettings(
+        space=config.space,
+        fitness=config.fitness,
+        quantizer=config.quantizer,
+        weight_bits=config.weight_bits,
+        rounding=config.rounding,
+        seed=config.seed,
+        init=config.init,
+        carry_state=config.carry_state,
+        batches=tuple(batches),
+        device=device,
+        precision=config.precision,
     )
+    scorer: GroupScorer = CandidateScorer(settings)
+    reuse_notes: tuple[str, ...] = ()
+    if config.reuse:
+        offered = offered_scorer(settings, space, fitness)
+        if isinstance(offered, str):
+            reuse_notes = (f"exact reuse was not applicable ({offered}); scored from scratch",)
+        else:
+            scorer = offered
     journal = Journal(run_dir / "journal.jsonl") if run_dir is not None else None
     try:
         evaluator = Evaluator(

@@ -21,7 +21,7 @@ import attrs
 import numpy as np
 
 from neuronas.arch import Architecture, Macro
-from neuronas.contracts import input_shape_of, score_to_json
+from neuronas.contracts import ScoringSettings, input_shape_of, score_to_json
 from neuronas.errors import UsageError
 from neuronas.folders import locked, read_json, resumable, write_atomic
 from neuronas.plugin import get_component
@@ -62,15 +62,17 @@ class StudyScorer:
     def __call__(self, task: tuple[str, str, int, str]) -> dict[str, Any]:
         arch, metric, bits, mode = task
         scorer = CandidateScorer(
-            space=self.space,
-            fitness=metric,
-            quantizer="fixed-point",
-            weight_bits=bits,
-            rounding="nearest",
-            seed=self.seed,
-            init="shared",
-            carry_state=True,
-            batches=self.batches,
+            ScoringSettings(
+                space=self.space,
+                fitness=metric,
+                quantizer="fixed-point",
+                weight_bits=bits,
+                rounding="nearest",
+                seed=self.seed,
+                init="shared",
+                carry_state=True,
+                batches=self.batches,
+            )
         )
         value, seconds = scorer(with_batchnorm(arch, mode))
         return {

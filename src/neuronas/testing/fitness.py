@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from typing import Any
 
-from neuronas.contracts import FitnessMetric, FitnessScore
+from neuronas.arch import Architecture
+from neuronas.contracts import FitnessMetric, FitnessScore, GroupScorer, ScoringSettings
 from neuronas.testing import networks
 from neuronas.testing.core import Checker, Conformance, check_members, is_real, label
 
@@ -22,7 +24,14 @@ FITNESS_RULES: dict[str, str] = {
     "deterministic": "the same network and batches give the same value, also when scored twice "
     "(the metric clears the state it leaves)",
     "weights-untouched": "scoring leaves the network's weights as they were",
+    "group-scorer": "an optional group_scorer(settings, space) returns a "
+    "neuronas.contracts.GroupScorer or the reason it offers none (a non-empty str)",
+    "group-scores": "a group scorer's groups keep every candidate, in order, and its scores equal "
+    "scoring each candidate from scratch",
 }
+
+#: How many candidates (one cell A, the first cells B) a metric's group scorer scores.
+GROUP_CANDIDATES = 4
 
 
 def _same(a: float, b: float) -> bool:
@@ -34,7 +43,9 @@ def check_fitness_metric(metric: Any, *, space: Any = None) -> Conformance:
     """Hold ``metric`` to every rule of `FITNESS_RULES`; a broken rule is a `ConformanceError`.
 
     The metric scores small candidates of ``space`` (the default search space if None) on two
-    seeded batches of 8 random 1x8x8 images. Needs torch.
+    seeded batches of 8 random 1x8x8 images. A metric's group scorer is asked for at 8 bits with
+    the ``fixed-point`` quantizer and looks ``space`` up by its name, as in a search, so the space
+    must be registered. Needs torch.
     """
     import torch
 
@@ -112,4 +123,66 @@ def check_fitness_metric(metric: Any, *, space: Any = None) -> Conformance:
             f"{where}, built again",
             f"value {rebuilt.value!r}, the first network's {first.value!r}",
         )
+    _check_group_scorer(check, metric, space, batches)
     return check.report()
+
+
+def _check_group_scorer(check: Checker, metric: Any, space: Any, batches: list[Any]) -> None:
+    """The group scorer a metric offers, if it has the optional method (else nothing to hold)."""
+    check.mark("group-scorer")
+    check.mark("group-scores")
+    if getattr(metric, "group_scorer", None) is None:
+        return
+    import torch
+
+    from neuronas.quantization import FixedPointQuantizer
+
+    settings = ScoringSettings(
+        space=space.name,
+        fitness=metric.name,
+        quantizer="fixed-point",
+        weight_bits=8,
+        rounding="nearest",
+        seed=0,
+        init="shared",
+        carry_state=True,
+        batches=tuple(batches),
+    )
+    where = f"group_scorer(settings, space {space.name!r}), 8 bits, shared init"
+    scorer = check.run("group-scorer", where, metric.group_scorer, settings, space)
+    if isinstance(scorer, str):
+        check.ensure("group-scorer", bool(scorer.strip()), where, "the reason is empty")
+        return
+    check.ensure(
+        "group-scorer",
+        isinstance(scorer, GroupScorer) and callable(scorer),
+        where,
+        f"returned a {type(scorer).__name__}, neither a GroupScorer nor a str",
+    )
+    cells = list(itertools.islice(space.enumerate(), GROUP_CANDIDATES))
+    archs = [Architecture(cells[0], cell, networks.SMALL_MACRO).to_string() for cell in cells]
+    where = f"{where}, {len(archs)} candidates sharing cell A"
+    groups = check.run("group-scores", where, scorer.groups, archs)
+    check.ensure(
+        "group-scores",
+        [arch for group in groups for arch in group] == archs,
+        where,
+        f"groups() gave {groups!r}",
+    )
+    scores = [
+        score
+        for group in groups
+        for score, _seconds in check.run("group-scores", where, scorer.score_group, group)
+    ]
+    expected = []
+    for arch in archs:
+        model = space.build(Architecture.parse(arch), seed=settings.seed)
+        FixedPointQuantizer().quantize(model, settings.weight_bits, rounding=settings.rounding)
+        with torch.no_grad():
+            expected.append(metric.score(model, list(batches), carry_state=True).value)
+    check.ensure(
+        "group-scores",
+        len(scores) == len(archs) and all(map(_same, scores, expected)),
+        where,
+        f"scores {scores!r}, from scratch {expected!r}",
+    )

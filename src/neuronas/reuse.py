@@ -1,4 +1,5 @@
-"""Exact reuse: score many candidates of a cell search space sharing the work they have in common.
+"""Exact reuse, the group scorer ``hamming-logdet`` offers (`HammingLogDet.group_scorer`): score many
+candidates of a cell search space sharing the work they have in common.
 
 With the shared (common-random-number) initialisation, a layer at the same place with the same op has
 the same weights in every candidate, so within one mini-batch everything upstream of the first place
@@ -34,9 +35,11 @@ from spikingjelly.activation_based.neuron import BaseNode
 from torch import nn
 
 from neuronas.arch import Architecture, Cell
+from neuronas.contracts import ScoringSettings, SearchSpace
 from neuronas.devices import numerics
 from neuronas.fitness import KernelAccumulator, log_abs_det, spike_contribution
 from neuronas.plugin import manager
+from neuronas.quantization import FixedPointQuantizer
 from neuronas.snn.cell import edge_key
 from neuronas.snn.network import (
     Classifier,
@@ -51,16 +54,13 @@ from neuronas.snn.neuron import LIF
 from neuronas.snn.ops import SpikingConv, per_step
 from neuronas.snn.space import CellSearchSpace
 
-#: The components whose semantics ``ReuseScorer`` reproduces part by part.
-REUSE_FITNESS = "hamming-logdet"
-REUSE_QUANTIZER = "fixed-point"
-
 Batches = list[torch.Tensor]  # one tensor per fitness batch, in order
 
 
-def reuse_blocker(space: Any, fitness: str, quantizer: str, rounding: str, init: str) -> str | None:
-    """Why exact reuse cannot score this configuration (None when it can)."""
-    if init != "shared":
+def reuse_blocker(settings: ScoringSettings, space: SearchSpace) -> str | None:
+    """Why exact reuse cannot score candidates of ``space`` with ``settings`` (None when it can);
+    the metric is plain Hamming log-det, which `HammingLogDet.group_scorer` has checked."""
+    if settings.init != "shared":
         return "--init independent gives every candidate its own weights, so nothing is shared"
     if not isinstance(space, CellSearchSpace):
         return f"search space {getattr(space, 'name', space)!r} is not a built-in cell space"
@@ -74,11 +74,11 @@ def reuse_blocker(space: Any, fitness: str, quantizer: str, rounding: str, init:
         has_lif = any(isinstance(m, BaseNode) for m in module.modules())
         if has_lif and not isinstance(module, SpikingConv):
             return f"op {op!r} has spiking neurons in a form exact reuse does not know"
-    if fitness != REUSE_FITNESS:
-        return f"fitness {fitness!r} is not {REUSE_FITNESS!r}"
-    if quantizer != REUSE_QUANTIZER:
-        return f"quantizer {quantizer!r} is not {REUSE_QUANTIZER!r} (per-tensor)"
-    if rounding == "stochastic":
+    # a per-tensor format depends on that tensor only, so a part quantized alone is quantized as
+    # it is inside the network
+    if not isinstance(manager.get_component("quantizer", settings.quantizer), FixedPointQuantizer):
+        return f"quantizer {settings.quantizer!r} is not 'fixed-point' (per-tensor)"
+    if settings.rounding == "stochastic":
         return "stochastic rounding draws per candidate, so quantized weights are not shared"
     return None
 
@@ -107,26 +107,16 @@ def shared_depth(first: Sequence[tuple], second: Sequence[tuple]) -> int:
 class ReuseScorer:
     """Scores candidates like `CandidateScorer`, computing what consecutive candidates share once.
 
-    Same interface (``groups``, ``score_group``, ``__call__``) and picklable; only valid where
+    A `neuronas.contracts.GroupScorer` (``iter_group`` too), picklable; only valid where
     `reuse_blocker` returns None. ``max_group`` bounds a group so executors still get several.
     """
 
-    space: str
-    fitness: str
-    quantizer: str
-    weight_bits: int
-    rounding: str
-    seed: int
-    init: str
-    carry_state: bool
-    batches: tuple[Any, ...]
+    settings: ScoringSettings
     max_group: int = 256
     min_shared_nodes: int = 2
-    device: str = "cpu"
-    precision: str = "fp32"
 
     def _canonical(self, key: str) -> Architecture:
-        return manager.get_component("space", self.space).check(Architecture.parse(key))
+        return manager.get_component("space", self.settings.space).check(Architecture.parse(key))
 
     def groups(self, archs: Sequence[str]) -> list[list[str]]:
         """Consecutive candidates sharing at least ``min_shared_nodes`` nodes form a group; longer
@@ -169,7 +159,7 @@ class ReuseScorer:
         """`score_group` one candidate at a time, each yielded as soon as it is scored."""
         run = _GroupRun(self, [self._canonical(key) for key in archs])
         for index in range(len(archs)):
-            with torch.inference_mode(), numerics(self.device, self.precision):
+            with torch.inference_mode(), numerics(self.settings.device, self.settings.precision):
                 result = run.score_next(index)
             yield result
 
@@ -181,15 +171,15 @@ class _GroupRun:
     """One group's evaluation: the part-by-part forward pass with a node cache."""
 
     def __init__(self, scorer: ReuseScorer, archs: list[Architecture]) -> None:
-        self.scorer = scorer
+        self.settings = settings = scorer.settings
         self.archs = archs
         macros = {arch.macro for arch in archs}
         if len(macros) != 1:
             raise ValueError(f"a reuse group shares one macro network, got {len(macros)}")
         self.macro = macros.pop()
-        self.space: CellSearchSpace = manager.get_component("space", scorer.space)
-        self.quantizer = manager.get_component("quantizer", scorer.quantizer)
-        self.batches: Batches = [torch.as_tensor(b).to(scorer.device) for b in scorer.batches]
+        self.space: CellSearchSpace = manager.get_component("space", settings.space)
+        self.quantizer = manager.get_component("quantizer", settings.quantizer)
+        self.batches: Batches = [torch.as_tensor(b).to(settings.device) for b in settings.batches]
         self.parts: dict[str, nn.Module] = {}
         self.cache: dict[tuple, dict[str, Any]] = {}
         self.signatures = [_node_signatures(arch) for arch in archs]
@@ -211,11 +201,11 @@ class _GroupRun:
 
     def part(self, key: str, factory: Callable[[], nn.Module]) -> nn.Module:
         if key not in self.parts:
-            module = make_part(factory, self.scorer.seed, key, self.macro)
+            module = make_part(factory, self.settings.seed, key, self.macro)
             self.quantizer.quantize(
-                module, self.scorer.weight_bits, rounding=self.scorer.rounding, seed=0
+                module, self.settings.weight_bits, rounding=self.settings.rounding, seed=0
             )
-            self.parts[key] = module.to(self.scorer.device)
+            self.parts[key] = module.to(self.settings.device)
         return self.parts[key]
 
     def run_lif(self, lif: BaseNode, inputs: Batches) -> Batches:
@@ -223,7 +213,7 @@ class _GroupRun:
         lif.reset()
         outputs = []
         for index, x in enumerate(inputs):
-            if index and not self.scorer.carry_state:
+            if index and not self.settings.carry_state:
                 lif.reset()
             outputs.append(lif(x))
         lif.reset()
