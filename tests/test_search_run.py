@@ -403,7 +403,9 @@ def saved_config(run_dir):
 def test_run_takes_its_options_from_a_toml_file_and_the_command_line_wins(tmp_path, capsys):
     (tmp_path / "run.toml").write_text(RUN_TOML)
     args = ["run", "--config", str(tmp_path / "run.toml"), "--seed", "7", "--max-area", "900"]
-    assert run_cli([*args, "--set", "pes_per_tile=4", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    assert (
+        run_cli([*args, "--set", "pes_per_tile=4", "--out", str(tmp_path / "run"), "--quiet"]) == 0
+    )
     saved = saved_config(tmp_path / "run")
     assert (saved["strategy"], saved["candidates"], saved["width"], saved["seed"]) == (
         "random", 4, 4, 7,
