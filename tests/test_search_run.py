@@ -464,3 +464,17 @@ def test_config_with_resume_is_refused(tmp_path, capsys):
         == 2
     )
     assert "do not combine it with --config" in capsys.readouterr().err
+
+
+def test_run_options_are_the_configs_fields_with_their_defaults():
+    """`neuronas run`'s options are made from SearchConfig's fields, so none can drift."""
+    from neuronas.builtins.search import config_from_options, run_command
+    from neuronas.search.config import SearchConfig
+
+    ctx = run_command.make_context("run", [])
+    assert config_from_options(ctx.params, ctx) == SearchConfig()
+    ctx = run_command.make_context(
+        "run", ["--no-constraints", "--reset-between-batches", "--no-reuse"]
+    )
+    config = config_from_options(ctx.params, ctx)
+    assert (config.constraints, config.carry_state, config.reuse) == (False, False, False)

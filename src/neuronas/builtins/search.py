@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from neuronas.builtins.progress import SearchProgress
 from neuronas.errors import NoFeasibleArchitecture
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
-from neuronas.search.config import DEFAULT_SPACE, SearchConfig, read_config_file
+from neuronas.search.config import SearchConfig, read_config_file
 from neuronas.search.run_folder import default_run_dir
 
 
@@ -43,16 +43,89 @@ def result_table(result) -> Table:
     return table
 
 
-#: The SearchConfig field an option of `neuronas run` sets, where their names differ.
+def _flag_name(field: attrs.Attribute) -> str:
+    return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
+
+
+def _parameter(field: attrs.Attribute) -> str:
+    """The click parameter of a SearchConfig field: its option's name, underscored."""
+    return _flag_name(field).split("/")[0].removeprefix("--").replace("-", "_")
+
+
+def _described_fields() -> list[attrs.Attribute]:
+    return [field for field in attrs.fields(SearchConfig) if "help" in field.metadata]
+
+
+def _field_option(field: attrs.Attribute) -> Callable:
+    """`neuronas run`'s option for one SearchConfig field, from the field's own description."""
+    how = field.metadata
+    settings: dict[str, Any] = {"help": how["help"]}
+    if "flag" in how and "/" not in how["flag"]:
+        settings["is_flag"] = True
+    else:
+        settings["show_default"] = field.default is not None
+        if field.default is not None:
+            settings["default"] = field.default
+    if "choices" in how:
+        settings["type"] = click.Choice(list(how["choices"]))
+    elif "below" in how:
+        settings["type"] = click.FloatRange(how["minimum"], how["below"], max_open=True)
+    elif "minimum" in how:
+        settings["type"] = click.IntRange(min=how["minimum"])
+    elif how.get("path"):
+        settings["type"] = click.Path(path_type=Path)
+    return click.option(_flag_name(field), _parameter(field), **settings)
+
+
+def _budget_option(budget: Any) -> Callable:
+    return click.option(
+        budget.option,
+        default=budget.default_text,
+        show_default=True,
+        help=f"{budget.name.capitalize()} budget, {budget.unit}.",
+    )
+
+
+_HARDWARE_OPTIONS = (
+    click.option(
+        "--set",
+        "hardware_set",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Hardware parameter override (repeatable), e.g. --set crossbar_size=128.",
+    ),
+    click.option(
+        "--hardware-config",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        help="TOML file of hardware parameters (top level or a [hardware] table).",
+    ),
+)
+
+
+def search_options(command: Callable) -> Callable:
+    """Give ``command`` an option for every SearchConfig field, in the config's order: its
+    default and help come from the field (`neuronas.search.config`), the budgets' from
+    `neuronas.budgets`."""
+    decorators = []
+    for field in attrs.fields(SearchConfig):
+        if field.name == "budgets":
+            decorators.extend(_budget_option(budget) for budget in BUDGETS)
+        elif field.name == "hardware_params":
+            decorators.extend(_HARDWARE_OPTIONS)
+        elif "help" in field.metadata:
+            decorators.append(_field_option(field))
+    for decorate in reversed(decorators):
+        command = decorate(command)
+    return command
+
+
+#: Which SearchConfig field each option of `neuronas run` sets.
 _OPTION_FIELDS = {
-    "include_classifier": "map_classifier",
-    "reset_between_batches": "carry_state",
-    "no_constraints": "constraints",
+    **{_parameter(field): field.name for field in _described_fields()},
     "hardware_set": "hardware_params",
     "hardware_config": "hardware_params",
     **{budget.option.removeprefix("--").replace("-", "_"): budget.field for budget in BUDGETS},
 }
-_FIELDS = {field.name for field in attrs.fields(SearchConfig)}
 _BUDGET_FIELDS = {budget.field for budget in BUDGETS}
 
 
@@ -71,13 +144,13 @@ def config_from_options(options: Mapping[str, Any], ctx: click.Context) -> Searc
     }
     changes: dict[str, Any] = {}
     budgets: dict[str, Any] = {}
-    for name in explicit:
-        field = _OPTION_FIELDS.get(name, name)
+    for name in explicit & set(_OPTION_FIELDS):
+        field = _OPTION_FIELDS[name]
         if field in _BUDGET_FIELDS:
             budgets[field] = getattr(given.budgets, field)
         elif field == "hardware_params":
             changes[field] = {**base.hardware_params, **given.hardware_params}
-        elif field in _FIELDS:
+        else:
             changes[field] = getattr(given, field)
     if budgets:
         changes["budgets"] = attrs.evolve(base.budgets, **budgets)
@@ -85,48 +158,23 @@ def config_from_options(options: Mapping[str, Any], ctx: click.Context) -> Searc
 
 
 def _options_to_config(options: Mapping[str, Any]) -> SearchConfig:
+    values: dict[str, Any] = {}
+    for field in _described_fields():
+        value = options[_parameter(field)]
+        if field.metadata.get("inverted"):
+            value = not value
+        elif field.metadata.get("path") and value is not None:
+            value = str(value)
+        values[field.name] = value
     return SearchConfig(
-        hardware=options["hardware"],
-        strategy=options["strategy"],
-        space=options["space"],
-        fitness=options["fitness"],
-        quantizer=options["quantizer"],
-        weight_bits=options["weight_bits"],
-        rounding=options["rounding"],
-        dataset=options["dataset"],
-        data_dir=str(options["data_dir"]) if options["data_dir"] else None,
-        event_size=options["event_size"],
+        **values,
         budgets=Budgets(
-            max_params=options["max_params"],
-            max_area_mm2=options["max_area"],
-            max_latency_ms=options["max_latency"],
-            max_energy_uj=options["max_energy"],
+            **{budget.field: options[budget.option[2:].replace("-", "_")] for budget in BUDGETS}
         ),
         hardware_params={
             **(load_toml(options["hardware_config"]) if options["hardware_config"] else {}),
             **parse_assignments(options["hardware_set"]),
         },
-        map_classifier=options["include_classifier"],
-        width=options["width"],
-        timesteps=options["timesteps"],
-        hidden=options["hidden"],
-        population=options["population"],
-        batchnorm=options["batchnorm"],
-        dropout=options["dropout"],
-        weight_init=options["weight_init"],
-        fitness_batch=options["fitness_batch"],
-        fitness_batches=options["fitness_batches"],
-        carry_state=not options["reset_between_batches"],
-        candidates=options["candidates"],
-        same_cells=options["same_cells"],
-        constraints=not options["no_constraints"],
-        reuse=options["reuse"],
-        init=options["init"],
-        executor=options["executor"],
-        workers=options["workers"],
-        device=options["device"],
-        precision=options["precision"],
-        seed=options["seed"],
     )
 
 
@@ -137,102 +185,7 @@ def _options_to_config(options: Mapping[str, Any]) -> SearchConfig:
     help="Options from a file: run.toml, or a run folder's config.json to repeat that run; "
     "options given on the command line override it.",
 )
-@click.option("--hardware", default="spikeflow", show_default=True, help="Hardware cost model.")
-@click.option("--strategy", default="two-phase", show_default=True, help="Search strategy.")
-@click.option("--space", default=DEFAULT_SPACE, show_default=True, help="Search space.")
-@click.option("--fitness", default="hamming-logdet", show_default=True, help="Fitness metric.")
-@click.option("--quantizer", default="fixed-point", show_default=True, help="Weight quantizer.")
-@click.option("--weight-bits", default=8, show_default=True, help="Weight precision (QaFE), 2..32.")
-@click.option("--rounding", default="nearest", show_default=True, help="Quantizer rounding.")
-@click.option("--dataset", default="digits", show_default=True, help="Dataset for fitness batches.")
-@click.option("--data-dir", type=click.Path(path_type=Path), help="Folder holding the dataset.")
-@click.option(
-    "--event-size",
-    type=click.IntRange(min=1),
-    help="Side of an event dataset's frames (down-sampled) [default: the dataset's].",
-)
-@click.option("--max-params", default="10M", show_default=True, help="Memory budget, weights.")
-@click.option("--max-area", default="1000", show_default=True, help="Area budget, mm^2.")
-@click.option("--max-latency", default="500", show_default=True, help="Latency budget, ms.")
-@click.option("--max-energy", default="1000", show_default=True, help="Energy budget, uJ.")
-@click.option("--no-constraints", is_flag=True, help="Do not check budgets (SNASNet-style).")
-@click.option("--width", default=128, show_default=True, help="Cell A width C (cell B: 2C).")
-@click.option(
-    "--timesteps",
-    default=5,
-    show_default=True,
-    help="SNN timesteps T (an event dataset's recordings are binned into T frames).",
-)
-@click.option("--hidden", default=1024, show_default=True, help="Classifier hidden LIF width.")
-@click.option("--population", default=10, show_default=True, help="Output neurons per class.")
-@click.option(
-    "--batchnorm",
-    type=click.Choice(["per-step", "pooled"]),
-    default="per-step",
-    show_default=True,
-    help="BatchNorm statistics per timestep (SNASNet's network) or pooled over the timesteps.",
-)
-@click.option(
-    "--dropout",
-    type=click.FloatRange(0.0, 1.0, max_open=True),
-    help="Classifier dropout while scoring [default: the space's; 0.5 for SNASNet's spaces].",
-)
-@click.option(
-    "--weight-init",
-    type=click.Choice(["pytorch", "snasnet"]),
-    help="Initial weight distribution [default: the space's].",
-)
-@click.option("--fitness-batch", default=256, show_default=True, help="Images per batch, S.")
-@click.option("--fitness-batches", default=2, show_default=True, help="Batches per score, R.")
-@click.option(
-    "--reset-between-batches", is_flag=True, help="Reset membranes between the R batches."
-)
-@click.option("--candidates", default=5000, show_default=True, help="Random search: N samples.")
-@click.option(
-    "--same-cells", is_flag=True, help="Random search: one cell for both A and B (SNASNet's way)."
-)
-@click.option(
-    "--set",
-    "hardware_set",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Hardware parameter override (repeatable), e.g. --set crossbar_size=128.",
-)
-@click.option(
-    "--hardware-config",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file of hardware parameters (top level or a [hardware] table).",
-)
-@click.option("--include-classifier", is_flag=True, help="Map the classifier on the chip too.")
-@click.option(
-    "--reuse/--no-reuse",
-    default=True,
-    show_default=True,
-    help="Compute what candidates share (same weights, same inputs) once; scores are unchanged.",
-)
-@click.option(
-    "--init",
-    type=click.Choice(["shared", "independent"]),
-    default="shared",
-    show_default=True,
-    help="shared: a layer's weights depend on its place and op only; independent: fresh per candidate.",
-)
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    help="Where candidates are scored: auto (CUDA when PyTorch sees a GPU), cpu, cuda, cuda:N.",
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "tf32", "bf16"]),
-    default="fp32",
-    show_default=True,
-    help="Float arithmetic while scoring (docs/performance.md measures what each changes).",
-)
-@click.option("--executor", default="local", show_default=True, help="Candidate executor.")
-@click.option("--workers", default=1, show_default=True, help="Executor workers.")
-@click.option("--seed", default=0, show_default=True, help="Seed for everything random.")
+@search_options
 @click.option("--out", type=click.Path(path_type=Path), help="Run folder [default: runs/run-TIME].")
 @click.option(
     "--overwrite", is_flag=True, help="Replace the run that --out already holds (it is deleted)."

@@ -15,6 +15,9 @@ from neuronas.budgets import Budgets
 from neuronas.devices import PRECISIONS
 from neuronas.errors import UsageError
 
+#: How a candidate's initial weights are drawn: shared by place and op, or fresh per candidate.
+INIT_MODES = ("shared", "independent")
+
 #: The search space everything uses unless told otherwise: NeuroNAS's 3-op cells.
 DEFAULT_SPACE = "neuronas-3op"
 
@@ -69,52 +72,154 @@ def _optional_positive(_instance: Any, attribute: attrs.Attribute, value: int | 
         _positive(_instance, attribute, value)
 
 
+def _option(help: str, **how: Any) -> dict[str, Any]:
+    """A field's command-line description, read by `neuronas run` to make its option (so the
+    default and the help live with the field): ``help``; ``flag`` (an on/off switch, named
+    ``name`` or ``--x/--no-x``; ``inverted`` when the switch turns the field off); ``choices``;
+    ``minimum``/``below`` bounds; ``path`` for a folder or file."""
+    return {"help": help, **how}
+
+
 @attrs.frozen
 class SearchConfig:
     """Everything that determines a search's result (with the same seed, the same result)."""
 
-    hardware: str = "spikeflow"
-    strategy: str = "two-phase"
-    space: str = DEFAULT_SPACE
-    fitness: str = "hamming-logdet"
-    quantizer: str = "fixed-point"
-    weight_bits: int = attrs.field(default=8)
-    rounding: str = "nearest"
-    dataset: str = "digits"
-    data_dir: str | None = None
+    hardware: str = attrs.field(default="spikeflow", metadata=_option("Hardware cost model."))
+    strategy: str = attrs.field(default="two-phase", metadata=_option("Search strategy."))
+    space: str = attrs.field(default=DEFAULT_SPACE, metadata=_option("Search space."))
+    fitness: str = attrs.field(default="hamming-logdet", metadata=_option("Fitness metric."))
+    quantizer: str = attrs.field(default="fixed-point", metadata=_option("Weight quantizer."))
+    weight_bits: int = attrs.field(default=8, metadata=_option("Weight precision (QaFE), 2..32."))
+    rounding: str = attrs.field(default="nearest", metadata=_option("Quantizer rounding."))
+    dataset: str = attrs.field(default="digits", metadata=_option("Dataset for fitness batches."))
+    data_dir: str | None = attrs.field(
+        default=None, metadata=_option("Folder holding the dataset.", path=True)
+    )
     #: side of an event dataset's frames (None: the dataset's own); its T is ``timesteps``
-    event_size: int | None = attrs.field(default=None, validator=_optional_positive)
+    event_size: int | None = attrs.field(
+        default=None,
+        validator=_optional_positive,
+        metadata=_option(
+            "Side of an event dataset's frames (down-sampled) [default: the dataset's].",
+            minimum=1,
+        ),
+    )
     budgets: Budgets = attrs.field(factory=Budgets)
     hardware_params: Mapping[str, Any] = attrs.field(factory=dict, converter=dict)
-    map_classifier: bool = False
-    width: int = attrs.field(default=128, validator=_positive)
-    timesteps: int = attrs.field(default=5, validator=_positive)
-    hidden: int = attrs.field(default=1024, validator=_positive)
-    population: int = attrs.field(default=10, validator=_positive)
-    #: BatchNorm statistics per timestep (SNASNet) or pooled over the timesteps
-    batchnorm: str = attrs.field(default="per-step", validator=_choice(BATCHNORM_MODES))
-    #: classifier dropout while scoring; None: the search space's own (0.5 for SNASNet's spaces)
-    dropout: float | None = attrs.field(default=None, validator=_optional_probability)
-    #: initial weight distribution; None: the search space's own
-    weight_init: str | None = attrs.field(default=None, validator=_choice(WEIGHT_INITS, True))
-    fitness_batch: int = attrs.field(default=256, validator=_positive)
-    fitness_batches: int = attrs.field(default=2, validator=_positive)
-    carry_state: bool = True
-    candidates: int = attrs.field(default=5000, validator=_positive)
-    #: random search: one sampled cell for both A and B, as SNASNet's search does
-    same_cells: bool = False
-    constraints: bool = True
-    init: str = attrs.field(
-        default="shared", validator=attrs.validators.in_(("shared", "independent"))
+    map_classifier: bool = attrs.field(
+        default=False,
+        metadata=_option("Map the classifier on the chip too.", flag="--include-classifier"),
     )
-    reuse: bool = True
-    executor: str = "local"
-    workers: int = attrs.field(default=1, validator=_positive)
+    width: int = attrs.field(
+        default=128, validator=_positive, metadata=_option("Cell A width C (cell B: 2C).")
+    )
+    timesteps: int = attrs.field(
+        default=5,
+        validator=_positive,
+        metadata=_option(
+            "SNN timesteps T (an event dataset's recordings are binned into T frames)."
+        ),
+    )
+    hidden: int = attrs.field(
+        default=1024, validator=_positive, metadata=_option("Classifier hidden LIF width.")
+    )
+    population: int = attrs.field(
+        default=10, validator=_positive, metadata=_option("Output neurons per class.")
+    )
+    #: BatchNorm statistics per timestep (SNASNet) or pooled over the timesteps
+    batchnorm: str = attrs.field(
+        default="per-step",
+        validator=_choice(BATCHNORM_MODES),
+        metadata=_option(
+            "BatchNorm statistics per timestep (SNASNet's network) or pooled over the timesteps.",
+            choices=BATCHNORM_MODES,
+        ),
+    )
+    #: classifier dropout while scoring; None: the search space's own (0.5 for SNASNet's spaces)
+    dropout: float | None = attrs.field(
+        default=None,
+        validator=_optional_probability,
+        metadata=_option(
+            "Classifier dropout while scoring [default: the space's; 0.5 for SNASNet's spaces].",
+            minimum=0.0,
+            below=1.0,
+        ),
+    )
+    #: initial weight distribution; None: the search space's own
+    weight_init: str | None = attrs.field(
+        default=None,
+        validator=_choice(WEIGHT_INITS, True),
+        metadata=_option(
+            "Initial weight distribution [default: the space's].", choices=WEIGHT_INITS
+        ),
+    )
+    fitness_batch: int = attrs.field(
+        default=256, validator=_positive, metadata=_option("Images per batch, S.")
+    )
+    fitness_batches: int = attrs.field(
+        default=2, validator=_positive, metadata=_option("Batches per score, R.")
+    )
+    carry_state: bool = attrs.field(
+        default=True,
+        metadata=_option(
+            "Reset membranes between the R batches.",
+            flag="--reset-between-batches",
+            inverted=True,
+        ),
+    )
+    candidates: int = attrs.field(
+        default=5000, validator=_positive, metadata=_option("Random search: N samples.")
+    )
+    #: random search: one sampled cell for both A and B, as SNASNet's search does
+    same_cells: bool = attrs.field(
+        default=False,
+        metadata=_option(
+            "Random search: one cell for both A and B (SNASNet's way).", flag="--same-cells"
+        ),
+    )
+    constraints: bool = attrs.field(
+        default=True,
+        metadata=_option(
+            "Do not check budgets (SNASNet-style).", flag="--no-constraints", inverted=True
+        ),
+    )
+    init: str = attrs.field(
+        default="shared",
+        validator=attrs.validators.in_(INIT_MODES),
+        metadata=_option(
+            "shared: a layer's weights depend on its place and op only; independent: fresh per "
+            "candidate.",
+            choices=INIT_MODES,
+        ),
+    )
+    reuse: bool = attrs.field(
+        default=True,
+        metadata=_option(
+            "Compute what candidates share (same weights, same inputs) once; scores are unchanged.",
+            flag="--reuse/--no-reuse",
+        ),
+    )
+    executor: str = attrs.field(default="local", metadata=_option("Candidate executor."))
+    workers: int = attrs.field(
+        default=1, validator=_positive, metadata=_option("Executor workers.")
+    )
     #: where candidates are scored (neuronas.devices): auto, cpu, cuda, cuda:N
-    device: str = "auto"
+    device: str = attrs.field(
+        default="auto",
+        metadata=_option(
+            "Where candidates are scored: auto (CUDA when PyTorch sees a GPU), cpu, cuda, cuda:N."
+        ),
+    )
     #: float arithmetic while scoring: fp32 (strict), tf32 or bf16
-    precision: str = attrs.field(default="fp32", validator=_choice(PRECISIONS))
-    seed: int = 0
+    precision: str = attrs.field(
+        default="fp32",
+        validator=_choice(PRECISIONS),
+        metadata=_option(
+            "Float arithmetic while scoring (docs/performance.md measures what each changes).",
+            choices=PRECISIONS,
+        ),
+    )
+    seed: int = attrs.field(default=0, metadata=_option("Seed for everything random."))
 
     @weight_bits.validator
     def _check_bits(self, _attribute: attrs.Attribute, value: int) -> None:
