@@ -171,6 +171,7 @@ def process_group(dist: Distributed, device: torch.device) -> Iterator[None]:
     torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
     try:
         yield
+        torch.distributed.barrier()  # leave together: gloo can abort a rank whose peer hung up first
     finally:
         torch.distributed.destroy_process_group()
 
