@@ -536,6 +536,34 @@ def test_budgets_of_the_wrong_type_in_config_json_are_one_line_for_report(finish
     assert "is not a number" in one_line(capsys)
 
 
+# --- options files -------------------------------------------------------------------------------
+
+
+def test_a_json_number_too_long_to_read_is_one_line(finished_run, tmp_path, capsys):
+    huge = "1" + "0" * 5000  # more digits than Python turns into an int
+    options = tmp_path / "run.json"
+    options.write_text(f'{{"seed": {huge}}}')
+    assert run_cli(["run", "--config", str(options), *TINY, "--out", str(tmp_path / "r")]) == 2
+    assert "number too long" in one_line(capsys)
+    layers = tmp_path / "layers.json"
+    layers.write_text(f'{{"layers": [], "params": {{"crossbar_size": {huge}}}}}')
+    assert run_cli(["cost", "--layers", str(layers)]) == 2
+    assert "number too long" in one_line(capsys)
+    with (finished_run / "journal.jsonl").open("a") as journal:
+        journal.write(f'{{"score": {huge}}}\n')
+    assert run_cli(["report", str(finished_run)]) == 2
+    assert "is not a journal record" in one_line(capsys)
+
+
+def test_study_of_a_run_folder_with_a_broken_config_json_is_one_line(finished_run, capsys):
+    (finished_run / "config.json").write_text("{not json")
+    assert run_cli(["study", str(finished_run), "--archs", "2", "--epochs", "1"]) == 2
+    assert "config.json is not valid JSON" in one_line(capsys)
+    (finished_run / "config.json").write_text('{"config": {"width": "wide"}}')
+    assert run_cli(["study", str(finished_run), "--archs", "2", "--epochs", "1"]) == 2
+    assert "search option width has the wrong type" in one_line(capsys)
+
+
 # --- signals -------------------------------------------------------------------------------------
 
 

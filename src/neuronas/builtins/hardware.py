@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from neuronas.arch import LayerShape
 from neuronas.console import console, print_json
 from neuronas.contracts import HardwareCost, run_parameters
 from neuronas.errors import UsageError
+from neuronas.folders import read_json
 from neuronas.hardware import (
     SpikeFlowModel,
     SpikeSimModel,
@@ -43,13 +43,8 @@ def neuronas_register_commands(cli):
 def layers_from_json(path: Path) -> tuple[list[LayerShape], dict[str, Any]]:
     """Layers and hardware params from ``{"layers": [...], "params": {...}}``; linear layers may
     omit kernel, in_size and out_size (1)."""
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise UsageError(f"cannot read layer file {path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(f"layer file {path} is not valid JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
+    document = read_json(path, 'a layer file ({"layers": [...], "params": {...}})')
+    if not isinstance(document.get("layers"), list):
         raise UsageError(
             f'layer file {path}: expected an object {{"layers": [...], "params": {{}}}}'
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,9 @@ from rich.progress import (
 from rich.table import Table
 
 from neuronas.errors import UsageError, interrupted_exit_code
+from neuronas.folders import read_json
 from neuronas.plugin import hookimpl
-from neuronas.search.config import DEFAULT_SPACE
+from neuronas.search.config import DEFAULT_SPACE, SearchConfig
 from neuronas.study import DEFAULT_METRICS, StudyConfig, StudyObserver, report_study, run_study
 
 
@@ -229,7 +229,11 @@ def _config(source: str, options: dict[str, Any]) -> StudyConfig:
         config_path = source_path / "config.json"
         if not config_path.is_file():
             raise UsageError(f"{source} is a folder but not a run folder (it has no config.json)")
-        run = json.loads(config_path.read_text())["config"]
+        saved = read_json(config_path, "a `neuronas run` folder's config.json")
+        try:
+            run = SearchConfig.from_dict(saved.get("config", saved)).to_dict()
+        except UsageError as error:
+            raise UsageError(f"{config_path}: {error}") from None
         base = {key: run[key] for key in ("space", "dataset", "data_dir", "width", "timesteps", "hidden", "population")}  # fmt: skip
         base["event_size"] = run.get("event_size")
         base["source_run"] = str(source_path)
