@@ -555,6 +555,22 @@ def test_a_json_number_too_long_to_read_is_one_line(finished_run, tmp_path, caps
     assert "is not a journal record" in one_line(capsys)
 
 
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"budgets": null}', "budgets must be an object, got None"),
+        ('{"init": "weird"}', "init must be one of shared, independent, got 'weird'"),
+    ],
+)
+def test_search_options_null_budgets_or_an_unknown_init_are_one_line(
+    tmp_path, capsys, content, message
+):
+    options = tmp_path / "run.json"
+    options.write_text(content)
+    assert run_cli(["run", "--config", str(options), *TINY, "--out", str(tmp_path / "r")]) == 2
+    assert message in one_line(capsys)
+
+
 def test_study_of_a_run_folder_with_a_broken_config_json_is_one_line(finished_run, capsys):
     (finished_run / "config.json").write_text("{not json")
     assert run_cli(["study", str(finished_run), "--archs", "2", "--epochs", "1"]) == 2

@@ -104,9 +104,7 @@ class SearchConfig:
     #: random search: one sampled cell for both A and B, as SNASNet's search does
     same_cells: bool = False
     constraints: bool = True
-    init: str = attrs.field(
-        default="shared", validator=attrs.validators.in_(("shared", "independent"))
-    )
+    init: str = attrs.field(default="shared", validator=_choice(("shared", "independent")))
     reuse: bool = True
     executor: str = "local"
     workers: int = attrs.field(default=1, validator=_positive)
@@ -146,8 +144,8 @@ class SearchConfig:
         unknown = set(data) - {field.name for field in attrs.fields(cls)}
         if unknown:
             raise UsageError(f"unknown search option(s): {', '.join(sorted(unknown))}")
-        budgets = data.get("budgets")
-        if budgets is not None:
+        if "budgets" in data:
+            budgets = data["budgets"]
             if not isinstance(budgets, Mapping):
                 raise UsageError(f"budgets must be an object, got {budgets!r}")
             unknown = set(budgets) - {field.name for field in attrs.fields(Budgets)}
