@@ -539,6 +539,9 @@ def test_budgets_of_the_wrong_type_in_config_json_are_one_line_for_report(finish
 # --- options files -------------------------------------------------------------------------------
 
 
+TRAIN_ARCH = "a=|conv3x3~0|+|skip~0|conv3x3~1|;b=|conv3x3~0|+|skip~0|conv3x3~1|;width=4;timesteps=2"
+
+
 def test_a_json_number_too_long_to_read_is_one_line(finished_run, tmp_path, capsys):
     huge = "1" + "0" * 5000  # more digits than Python turns into an int
     options = tmp_path / "run.json"
@@ -569,6 +572,27 @@ def test_search_options_null_budgets_or_an_unknown_init_are_one_line(
     options.write_text(content)
     assert run_cli(["run", "--config", str(options), *TINY, "--out", str(tmp_path / "r")]) == 2
     assert message in one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("epochs = 1.7\n", "epochs must be an integer, got 1.7"),  # not trained for 1 epoch
+        ("[epochs]\nx = 1\n", "epochs must be an integer, got {'x': 1}"),
+        ('augment = "no"\n', "augment must be true or false, got 'no'"),
+        ("ptq_bits = 4\n", "ptq_bits must be a list of integers, got 4"),
+        ('ptq_bits = ["4"]\n', "ptq_bits must be an integer, got '4'"),
+        ("lr = true\n", "lr must be a number, got True"),
+        ("arch = 5\n", "arch must be a string, got 5"),
+    ],
+)
+def test_training_options_of_the_wrong_type_are_one_line(tmp_path, capsys, content, message):
+    options = tmp_path / "train.toml"
+    options.write_text(content)
+    args = ["train", "--config", str(options), "--arch", TRAIN_ARCH, "--out", str(tmp_path / "t")]
+    assert run_cli(args) == 2
+    assert message in one_line(capsys)
+    assert not (tmp_path / "t").exists()
 
 
 def test_study_of_a_run_folder_with_a_broken_config_json_is_one_line(finished_run, capsys):
