@@ -604,6 +604,25 @@ def test_study_of_a_run_folder_with_a_broken_config_json_is_one_line(finished_ru
     assert "search option width has the wrong type" in one_line(capsys)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sweep", "--weight-bits", "4,,8"],
+        ["sweep", "--weight-bits", "8,"],
+        ["study", "tiny-hard", "--weight-bits", ",8"],
+        ["study", "tiny-hard", "--metrics", "params,,synflow"],
+        ["study", "tiny-hard", "--score-batchnorm", "per-step,"],
+    ],
+)
+def test_a_comma_separated_list_with_an_empty_item_is_refused(tmp_path, capsys, args):
+    """Not read as the list without it: `4,,8` is a typo of a precision, not the sweep 4,8."""
+    out = ["--out", str(tmp_path / "out")]
+    tiny = TINY if args[0] == "sweep" else ["--width", "4", "--archs", "2", "--epochs", "1"]
+    assert run_cli([*args, *tiny, *out]) == 2
+    assert f"{args[-1]!r} has an empty item" in one_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
 # --- signals -------------------------------------------------------------------------------------
 
 

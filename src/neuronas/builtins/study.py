@@ -16,6 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from neuronas.builtins.search import comma_list
 from neuronas.errors import UsageError, interrupted_exit_code
 from neuronas.folders import read_json
 from neuronas.plugin import hookimpl
@@ -47,13 +48,6 @@ class RichStudyProgress(StudyObserver):
 
     def stop(self) -> None:
         self.progress.stop()
-
-
-def _split(text: str, convert=str) -> tuple:
-    try:
-        return tuple(convert(item.strip()) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise UsageError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
 def summary_table(analysis) -> Table:
@@ -247,9 +241,9 @@ def _config(source: str, options: dict[str, Any]) -> StudyConfig:
     return StudyConfig(
         **base,
         archs=options["archs"],
-        metrics=_split(options["metrics"]),
-        weight_bits=_split(options["weight_bits"], int),
-        score_batchnorm=_split(options["score_batchnorm"]),
+        metrics=comma_list(options["metrics"], "--metrics"),
+        weight_bits=comma_list(options["weight_bits"], "--weight-bits", int),
+        score_batchnorm=comma_list(options["score_batchnorm"], "--score-batchnorm"),
         dropout=options["dropout"],
         weight_init=options["weight_init"],
         fitness_batch=options["fitness_batch"],
