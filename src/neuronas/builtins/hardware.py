@@ -56,6 +56,8 @@ def layers_from_json(path: Path) -> tuple[list[LayerShape], dict[str, Any]]:
     params = document.get("params", {})
     if not isinstance(params, dict):
         raise UsageError(f'layer file {path}: "params" must be an object of hardware parameters')
+    if not document["layers"]:
+        raise UsageError(f"layer file {path} holds no layers; give at least one")
     layers = []
     for index, entry in enumerate(document["layers"]):
         where = f"layer file {path}, layer {index}"
@@ -72,9 +74,34 @@ def layers_from_json(path: Path) -> tuple[list[LayerShape], dict[str, Any]]:
         missing = [key for key in LAYER_KEYS if key not in values]
         if missing:
             raise UsageError(f"{where}: missing key(s) {', '.join(missing)}")
+        _check_layer(where, values)
         values.setdefault("name", f"layer{index}")
         layers.append(LayerShape(**values))
     return layers, params
+
+
+#: The largest channel count, kernel or map side a layer file may give (as crossbar_size).
+MAX_LAYER_SIZE = 2**31 - 1
+
+
+def _check_layer(where: str, values: Mapping[str, Any]) -> None:
+    """A UsageError unless ``values`` is a layer a hardware model can take: a conv or linear kind,
+    sizes (and stride) that are whole numbers from 1, a role and a name that are strings."""
+    if values["kind"] not in ("conv", "linear"):
+        raise UsageError(f"{where}: kind must be 'conv' or 'linear', got {values['kind']!r}")
+    for key in (*LAYER_KEYS[1:], "stride"):
+        value = values.get(key, 1)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 1 <= value <= MAX_LAYER_SIZE
+        ):
+            raise UsageError(
+                f"{where}: {key} must be an integer from 1 to {MAX_LAYER_SIZE}, got {value!r}"
+            )
+    for key in ("role", "name"):
+        if not isinstance(values.get(key, ""), str):
+            raise UsageError(f"{where}: {key} must be a string, got {values[key]!r}")
 
 
 UNIT_SUFFIXES = {"_mm2": " (mm^2)", "_uj": " (uJ)", "_ms": " (ms)"}
