@@ -604,6 +604,13 @@ def test_study_of_a_run_folder_with_a_broken_config_json_is_one_line(finished_ru
     assert "search option width has the wrong type" in one_line(capsys)
 
 
+def test_study_of_a_run_folder_with_a_garbled_journal_is_one_line(finished_run, capsys):
+    with (finished_run / "journal.jsonl").open("a") as journal:
+        journal.write("[1, 2]\n")
+    assert run_cli(["study", str(finished_run), "--archs", "3", "--epochs", "1"]) == 2
+    assert "journal.jsonl, line 16 must be an object, got list" in one_line(capsys)
+
+
 @pytest.mark.parametrize(
     "args",
     [

@@ -141,7 +141,10 @@ def draw_architectures(config: StudyConfig, macro: Macro) -> list[str]:
         journal = Path(config.source_run) / "journal.jsonl"
         if not journal.is_file():
             raise UsageError(f"{config.source_run} has no journal.jsonl to take architectures from")
-        scored = sorted({r["arch"] for r in Journal.read(journal) if r.get("score") is not None})
+        from neuronas.report import load_run  # its journal checked as `neuronas report` checks it
+
+        run = load_run(config.source_run)
+        scored = sorted({c.arch for c in run.candidates if c.score is not None})
         if len(scored) < config.archs:
             raise UsageError(
                 f"{config.source_run} scored {len(scored)} architectures; the study needs "
