@@ -260,3 +260,12 @@ def test_report_and_resume_refuse_a_garbled_study_record_or_config(tmp_path, cap
             err = capsys.readouterr().err
             assert message in err and "Traceback" not in err, err
         assert not (folder / "study.json").exists()
+
+
+def test_report_or_resume_of_a_run_folder_says_it_is_not_a_study(tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{"config": {"width": 4}, "versions": {}}')
+    for command in ("--report", "--resume"):
+        assert run_cli(["study", command, str(tmp_path)]) == 2
+        assert "config.json has no architectures; it is not a study folder" in (
+            capsys.readouterr().err
+        )

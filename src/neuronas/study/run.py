@@ -170,6 +170,11 @@ def read_study(out_dir: Path, doing: str = "resume") -> tuple[StudyConfig, list[
     if not path.is_file():
         raise UsageError(f"cannot {doing} {out_dir}: it has no {CONFIG_NAME} of a study")
     saved = read_json(path, "a study's config.json")
+    if "architectures" not in saved:
+        raise UsageError(
+            f"cannot {doing} {out_dir}: its {CONFIG_NAME} has no architectures; it is not a study "
+            "folder (a run folder is given to `neuronas study RUN_DIR`)"
+        )
     archs = saved.get("architectures")
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise UsageError(f"{path}: architectures must be a list of architecture strings")
