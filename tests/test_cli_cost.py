@@ -8,7 +8,7 @@ from click.testing import CliRunner
 import neuronas.plugin
 from neuronas.arch import LayerShape
 from neuronas.cli import build_cli
-from neuronas.errors import HardwareModelError, UsageError
+from neuronas.errors import UsageError
 
 ARCH = "a=|conv3x3~0|;b=|skip~0|;width=64;timesteps=7"
 
@@ -181,10 +181,42 @@ def test_errors(layer_file, tmp_path):
     bad_kind.write_text(json.dumps({"layers": [{"kind": "pool", "in_channels": 8, "out_channels": 8,
                                                 "kernel": 2, "in_size": 8, "out_size": 4}]}))  # fmt: skip
     result = invoke("--layers", str(bad_kind))
-    assert "unknown layer kind 'pool'" in refused(result, HardwareModelError)
+    assert "kind must be 'conv' or 'linear', got 'pool'" in refused(result)  # the user's, exit 2
     missing = tmp_path / "missing.json"
     missing.write_text(json.dumps({"layers": [{"kind": "conv", "in_channels": 8}]}))
     assert "missing key(s) out_channels" in refused(invoke("--layers", str(missing)))
     assert "unknown hardware model" in refused(
         invoke("--layers", str(layer_file), "--hardware", "x")
     )
+
+
+CONV = {
+    "kind": "conv",
+    "in_channels": 8,
+    "out_channels": 8,
+    "kernel": 3,
+    "in_size": 8,
+    "out_size": 8,
+}
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        ([], "holds no layers; give at least one"),
+        ([{**CONV, "in_channels": True}], "in_channels must be an integer from 1 to 2147483647"),
+        ([{**CONV, "in_channels": 1.5}], "in_channels must be an integer from 1 to 2147483647"),
+        ([{**CONV, "out_channels": 1e300}], "out_channels must be an integer from 1"),
+        ([{**CONV, "kernel": 0}], "kernel must be an integer from 1"),
+        ([{**CONV, "in_size": "8"}], "in_size must be an integer from 1"),
+        ([{**CONV, "stride": 0}], "stride must be an integer from 1"),
+        ([{**CONV, "name": 5}], "name must be a string, got 5"),
+        ([{**CONV, "role": ["stem"]}], "role must be a string"),
+    ],
+)
+def test_a_layer_file_the_model_cannot_take_is_the_users_error(tmp_path, layers, message):
+    """Not the hardware model's failure (exit 1), nor a cost of a layer with a True channel."""
+    path = tmp_path / "layers.json"
+    path.write_text(json.dumps({"layers": layers}))
+    output = refused(invoke("--layers", str(path), "--json"))
+    assert f"layer file {path}" in output and message in output

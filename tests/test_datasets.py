@@ -265,6 +265,8 @@ def test_partial_dataset_folder_given_itself_is_blamed_and_its_parent_is_the_dat
     ("content", "reason"),
     [
         (b"this is not a pickle", "not a readable pickle"),
+        (b"\x80\x04\x95" + b"\xff" * 8, "not a readable pickle (OverflowError"),
+        (b"\x80\x02X\x02\x00\x00\x00\xff\xfe.", "not a readable pickle (UnicodeDecodeError"),
         (pickle.dumps([1, 2, 3]), "expected a pickled dict"),
         (pickle.dumps({b"data": cifar_pixels(2, 0)}), "no b'labels' entry"),
         (pickle.dumps({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]}), "3072"),
@@ -272,7 +274,17 @@ def test_partial_dataset_folder_given_itself_is_blamed_and_its_parent_is_the_dat
         (pickle.dumps({b"data": cifar_pixels(2, 0), b"labels": [0]}), "2 images"),
         (pickle.dumps({b"data": cifar_pixels(2, 0), b"labels": [0, 10]}), "outside 0..9"),
     ],
-    ids=["garbage", "list", "no-labels", "row-size", "dtype", "count", "range"],
+    ids=[
+        "garbage",
+        "huge-frame",
+        "bad-utf8",
+        "list",
+        "no-labels",
+        "row-size",
+        "dtype",
+        "count",
+        "range",
+    ],
 )
 def test_corrupt_cifar_batch_names_the_file_and_the_problem(tmp_path, content, reason):
     folder = make_cifar10(tmp_path)

@@ -274,6 +274,23 @@ def test_a_damaged_recording_is_named(tmp_path):
         dataset("nmnist").load(tmp_path, "test")
 
 
+@pytest.mark.parametrize(
+    ("x", "y", "p", "reason"),
+    [
+        ([3, 200], [5, 5], [1, 0], "an event has x=200, off the 34x34 sensor"),
+        ([3, 3], [5, 34], [1, 0], "an event has y=34, off the 34x34 sensor"),
+    ],
+)
+def test_a_recording_with_events_off_the_sensor_is_named_not_binned(tmp_path, x, y, p, reason):
+    make_nmnist(tmp_path)
+    damaged = tmp_path / "NMNIST" / "Test" / "3" / "00000.bin"
+    damaged.write_bytes(nmnist_bin(x, y, p, [0, 10]))  # e.g. random bytes: the binning drops them
+    with pytest.raises(
+        DatasetError, match=f"{damaged} is not a readable N-MNIST recording: {reason}"
+    ):
+        dataset("nmnist").load(tmp_path, "test")
+
+
 def test_a_missing_reader_package_says_how_to_install_it(tmp_path, monkeypatch):
     make_cifar10dvs(tmp_path, per_class=1)
     real_import = events.importlib.import_module

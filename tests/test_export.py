@@ -456,7 +456,11 @@ def test_an_out_that_cannot_be_written_is_one_line(checkpoint, tmp_path):
         invoke(checkpoint, "--out", tmp_path / "file.txt" / "model.nir"),
         "lies under",
     )
-    one_line_error(invoke(checkpoint, "--out", tmp_path), "is a folder; give a file name")
+    one_line_error(invoke(checkpoint, "--out", tmp_path), f"e.g. {tmp_path / 'model.nir'}")
+    one_line_error(  # the example is a mapping's name, not a model's
+        invoke(checkpoint, "--out", tmp_path / "m.nir", "--mapping", tmp_path),
+        f"--mapping {tmp_path} is a folder; give a file name, e.g. {tmp_path / 'mapping.json'}",
+    )
     one_line_error(
         invoke(checkpoint, "--out", tmp_path / "m.json", "--mapping", tmp_path / "m.json"),
         "choose two files",

@@ -536,6 +536,100 @@ def test_budgets_of_the_wrong_type_in_config_json_are_one_line_for_report(finish
     assert "is not a number" in one_line(capsys)
 
 
+# --- options files -------------------------------------------------------------------------------
+
+
+TRAIN_ARCH = "a=|conv3x3~0|+|skip~0|conv3x3~1|;b=|conv3x3~0|+|skip~0|conv3x3~1|;width=4;timesteps=2"
+
+
+def test_a_json_number_too_long_to_read_is_one_line(finished_run, tmp_path, capsys):
+    huge = "1" + "0" * 5000  # more digits than Python turns into an int
+    options = tmp_path / "run.json"
+    options.write_text(f'{{"seed": {huge}}}')
+    assert run_cli(["run", "--config", str(options), *TINY, "--out", str(tmp_path / "r")]) == 2
+    assert "number too long" in one_line(capsys)
+    layers = tmp_path / "layers.json"
+    layers.write_text(f'{{"layers": [], "params": {{"crossbar_size": {huge}}}}}')
+    assert run_cli(["cost", "--layers", str(layers)]) == 2
+    assert "number too long" in one_line(capsys)
+    with (finished_run / "journal.jsonl").open("a") as journal:
+        journal.write(f'{{"score": {huge}}}\n')
+    assert run_cli(["report", str(finished_run)]) == 2
+    assert "is not a journal record" in one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"budgets": null}', "budgets must be an object, got None"),
+        ('{"init": "weird"}', "init must be one of shared, independent, got 'weird'"),
+    ],
+)
+def test_search_options_null_budgets_or_an_unknown_init_are_one_line(
+    tmp_path, capsys, content, message
+):
+    options = tmp_path / "run.json"
+    options.write_text(content)
+    assert run_cli(["run", "--config", str(options), *TINY, "--out", str(tmp_path / "r")]) == 2
+    assert message in one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("epochs = 1.7\n", "epochs must be an integer, got 1.7"),  # not trained for 1 epoch
+        ("[epochs]\nx = 1\n", "epochs must be an integer, got {'x': 1}"),
+        ('augment = "no"\n', "augment must be true or false, got 'no'"),
+        ("ptq_bits = 4\n", "ptq_bits must be a list of integers, got 4"),
+        ('ptq_bits = ["4"]\n', "ptq_bits must be an integer, got '4'"),
+        ("lr = true\n", "lr must be a number, got True"),
+        ("arch = 5\n", "arch must be a string, got 5"),
+    ],
+)
+def test_training_options_of_the_wrong_type_are_one_line(tmp_path, capsys, content, message):
+    options = tmp_path / "train.toml"
+    options.write_text(content)
+    args = ["train", "--config", str(options), "--arch", TRAIN_ARCH, "--out", str(tmp_path / "t")]
+    assert run_cli(args) == 2
+    assert message in one_line(capsys)
+    assert not (tmp_path / "t").exists()
+
+
+def test_study_of_a_run_folder_with_a_broken_config_json_is_one_line(finished_run, capsys):
+    (finished_run / "config.json").write_text("{not json")
+    assert run_cli(["study", str(finished_run), "--archs", "2", "--epochs", "1"]) == 2
+    assert "config.json is not valid JSON" in one_line(capsys)
+    (finished_run / "config.json").write_text('{"config": {"width": "wide"}}')
+    assert run_cli(["study", str(finished_run), "--archs", "2", "--epochs", "1"]) == 2
+    assert "search option width has the wrong type" in one_line(capsys)
+
+
+def test_study_of_a_run_folder_with_a_garbled_journal_is_one_line(finished_run, capsys):
+    with (finished_run / "journal.jsonl").open("a") as journal:
+        journal.write("[1, 2]\n")
+    assert run_cli(["study", str(finished_run), "--archs", "3", "--epochs", "1"]) == 2
+    assert "journal.jsonl, line 16 must be an object, got list" in one_line(capsys)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sweep", "--weight-bits", "4,,8"],
+        ["sweep", "--weight-bits", "8,"],
+        ["study", "tiny-hard", "--weight-bits", ",8"],
+        ["study", "tiny-hard", "--metrics", "params,,synflow"],
+        ["study", "tiny-hard", "--score-batchnorm", "per-step,"],
+    ],
+)
+def test_a_comma_separated_list_with_an_empty_item_is_refused(tmp_path, capsys, args):
+    """Not read as the list without it: `4,,8` is a typo of a precision, not the sweep 4,8."""
+    out = ["--out", str(tmp_path / "out")]
+    tiny = TINY if args[0] == "sweep" else ["--width", "4", "--archs", "2", "--epochs", "1"]
+    assert run_cli([*args, *tiny, *out]) == 2
+    assert f"{args[-1]!r} has an empty item" in one_line(capsys)
+    assert not (tmp_path / "out").exists()
+
+
 # --- signals -------------------------------------------------------------------------------------
 
 

@@ -106,6 +106,7 @@ def test_the_package_is_lint_clean(tmp_path, kind, name):
         (["hardware", "x" * 25], "at most 24 characters"),
         (["hardwre", "my-chip"], "unknown component kind 'hardwre'.*Did you mean 'hardware'"),
         (["kinds", "my-chip"], "unknown component kind 'kinds'"),
+        (["exporter", "my-format"], "no template for kind 'exporter'; it writes one of: hardware"),
         (["hardware", "spikeflow"], "a hardware model named 'spikeflow' is already registered"),
     ],
 )

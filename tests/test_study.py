@@ -4,6 +4,7 @@ end (outputs, resume after an interrupt, a run folder as the source, bad input).
 import csv
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -209,3 +210,62 @@ def test_report_gives_the_interim_numbers_of_an_unfinished_study_and_changes_not
     assert "--report uses the options saved in the study folder" in capsys.readouterr().err
     assert run_cli(["study", "--report", str(tmp_path)]) == 2
     assert "cannot report on" in capsys.readouterr().err
+
+
+def _record(index, **changes):
+    def edit(lines):
+        lines[index] = json.dumps({**json.loads(lines[index]), **changes})
+        return lines
+
+    return edit
+
+
+HOSTILE_RECORDS = [
+    (_record(0, value="big"), "record 1: score 'big' is not a number, null, 'inf' or '-inf'"),
+    (_record(0, kind="nope"), "record 1 has kind 'nope'"),
+    (_record(0, arch="a=|skip~0|;b=|skip~0|"), "is not one of this study's"),
+    (_record(0, metric="synflow"), "is not a study column"),
+    (_record(3, test_accuracy=2.0), "record 4: accuracy 2.0 is not a number from 0 to 1"),
+    (_record(3, test_accuracy="high"), "accuracy 'high' is not a number from 0 to 1"),
+    (_record(3, epochs=[0.5, None]), "accuracy None is not a number from 0 to 1"),
+    (_record(3, seed=5), "record 4: seed 5 is not one of 0..0"),
+    (lambda lines: [*lines, "[1, 2]"], "record 7 is a JSON list, not a study record"),
+]
+HOSTILE_CONFIGS = [
+    (lambda saved: saved.pop("config"), "config must be the object of the study's options"),
+    (lambda saved: saved.__setitem__("architectures", ["zzz"]), "architecture string part 1"),
+    (lambda saved: saved["config"].__setitem__("metrics", "params"), "metrics must be a list"),
+]
+
+
+def test_report_and_resume_refuse_a_garbled_study_record_or_config(tmp_path, capsys):
+    """A record the study could not have written (a score of a metric it does not compare, an
+    accuracy of 2, a seed it does not train) is named, never averaged into study.json."""
+    small = {"archs": 3, "metrics": ("params",), "seeds": 1, "epochs": 1, "picks": False}
+    run_study(StudyConfig(**{**TINY, **small}), tmp_path / "reference")
+    reference = tmp_path / "reference"
+    for number, (edit, message) in enumerate(HOSTILE_RECORDS + HOSTILE_CONFIGS):
+        folder = tmp_path / f"study{number}"
+        shutil.copytree(reference, folder)
+        (folder / "study.json").unlink()
+        if number < len(HOSTILE_RECORDS):
+            lines = edit((folder / "study.jsonl").read_text().splitlines())
+            (folder / "study.jsonl").write_text("".join(line + "\n" for line in lines))
+        else:
+            saved = json.loads((folder / "config.json").read_text())
+            edit(saved)
+            (folder / "config.json").write_text(json.dumps(saved))
+        for command in (["study", "--report", str(folder)], ["study", "--resume", str(folder)]):
+            assert run_cli(command) == 2, message
+            err = capsys.readouterr().err
+            assert message in err and "Traceback" not in err, err
+        assert not (folder / "study.json").exists()
+
+
+def test_report_or_resume_of_a_run_folder_says_it_is_not_a_study(tmp_path, capsys):
+    (tmp_path / "config.json").write_text('{"config": {"width": 4}, "versions": {}}')
+    for command in ("--report", "--resume"):
+        assert run_cli(["study", command, str(tmp_path)]) == 2
+        assert "config.json has no architectures; it is not a study folder" in (
+            capsys.readouterr().err
+        )

@@ -345,7 +345,7 @@ def test_train_takes_options_from_a_file_and_metrics_json_repeats_it(tmp_path):
     ("text", "message"),
     [
         ("epoch = 3", "unknown training option(s): epoch"),
-        ('lr = "fast"', "lr: 'fast' is not a valid float"),
+        ('lr = "fast"', "lr must be a number, got 'fast'"),
         ("[x", "is not valid TOML"),
     ],
 )

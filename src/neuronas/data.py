@@ -297,8 +297,10 @@ def _read_pickle(path: Path, source: Source) -> dict[bytes, Any]:
             content = _ArrayUnpickler(handle, encoding="bytes").load()
     except OSError as error:
         raise source.corrupt(path, f"cannot read it ({error.strerror})") from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as error:
-        raise source.corrupt(path, f"not a readable pickle ({error})") from None
+    except Exception as error:
+        raise source.corrupt(
+            path, f"not a readable pickle ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(content, dict):
         raise source.corrupt(path, f"expected a pickled dict, found {type(content).__name__}")
     return {key.encode() if isinstance(key, str) else key: value for key, value in content.items()}

@@ -189,8 +189,27 @@ def read_events(
             raise source.corrupt(path, f"{type(error).__name__}: {error}") from None
         if len(events) == 0:
             raise source.corrupt(path, "it holds no events")
+        outside = _outside_the_sensor(events, source.sensor_size)
+        if outside:
+            raise source.corrupt(path, outside)
         frames[position] = transform(events)
     return DataSplit(torch.from_numpy(frames), torch.from_numpy(labels), source.num_classes)
+
+
+def _outside_the_sensor(events: np.ndarray, sensor_size: int) -> str | None:
+    """Why ``events`` cannot be a recording of a ``sensor_size`` square sensor (an event off it, or
+    of a third polarity), or None; the binning would drop such events without a word."""
+    for axis in ("x", "y"):
+        values = events[axis]
+        if values.min() < 0 or values.max() >= sensor_size:
+            return (
+                f"an event has {axis}={int(values.max())}, off the {sensor_size}x{sensor_size} "
+                "sensor (the file is not a recording of this dataset)"
+            )
+    polarity = events["p"]
+    if polarity.min() < 0 or polarity.max() >= POLARITIES:
+        return f"an event has polarity {int(polarity.max())}; expected 0 or 1"
+    return None
 
 
 NMNIST = EventSource(

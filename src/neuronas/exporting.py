@@ -73,12 +73,11 @@ class ExportResult:
         }
 
 
-def check_output(path: Path, option: str) -> Path:
-    """``path``, its folder created: a UsageError when it cannot be written as a file."""
+def check_output(path: Path, option: str, example: str) -> Path:
+    """``path``, its folder created: a UsageError when it cannot be written as a file (one a
+    folder is named for, e.g. ``example``)."""
     if path.is_dir():
-        raise UsageError(
-            f"{option} {path} is a folder; give a file name, e.g. {path / 'model.nir'}"
-        )
+        raise UsageError(f"{option} {path} is a folder; give a file name, e.g. {path / example}")
     for parent in path.parents:
         if parent.exists() and not parent.is_dir():
             raise UsageError(f"{option} {path} lies under {parent}, which is a file")
@@ -263,9 +262,11 @@ def export(
     override any parameter (e.g. ``{"crossbar_size": 128}``).
     """
     exporter = get_component("exporter", format)
-    out = check_output(Path(out), "--out")
+    out = check_output(Path(out), "--out", f"model.{format}")
     mapping_path = check_output(
-        Path(mapping) if mapping is not None else out.with_name(MAPPING_NAME), "--mapping"
+        Path(mapping) if mapping is not None else out.with_name(MAPPING_NAME),
+        "--mapping",
+        MAPPING_NAME,
     )
     if mapping_path.resolve() == out.resolve():
         raise UsageError(f"--out and --mapping are both {out}; choose two files")

@@ -145,6 +145,8 @@ def read_json(path: Path, what: str) -> dict[str, Any]:
     except (json.JSONDecodeError, RecursionError) as error:
         reason = getattr(error, "msg", "nested too deeply")
         raise UsageError(f"{path} is not valid JSON ({reason}); it is not {what}") from None
+    except ValueError:  # an integer of more digits than Python converts
+        raise UsageError(f"{path} holds a number too long to read; it is not {what}") from None
     if not isinstance(data, dict):
         raise UsageError(
             f"{path} holds a JSON {type(data).__name__}, not an object; it is not {what}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from neuronas.arch import LayerShape
 from neuronas.console import console, print_json
 from neuronas.contracts import HardwareCost, run_parameters
 from neuronas.errors import UsageError
+from neuronas.folders import read_json
 from neuronas.hardware import (
     SpikeFlowModel,
     SpikeSimModel,
@@ -43,13 +43,8 @@ def neuronas_register_commands(cli):
 def layers_from_json(path: Path) -> tuple[list[LayerShape], dict[str, Any]]:
     """Layers and hardware params from ``{"layers": [...], "params": {...}}``; linear layers may
     omit kernel, in_size and out_size (1)."""
-    try:
-        document = json.loads(path.read_text())
-    except OSError as error:
-        raise UsageError(f"cannot read layer file {path}: {error.strerror}") from None
-    except json.JSONDecodeError as error:
-        raise UsageError(f"layer file {path} is not valid JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("layers"), list):
+    document = read_json(path, 'a layer file ({"layers": [...], "params": {...}})')
+    if not isinstance(document.get("layers"), list):
         raise UsageError(
             f'layer file {path}: expected an object {{"layers": [...], "params": {{}}}}'
         )
@@ -61,6 +56,8 @@ def layers_from_json(path: Path) -> tuple[list[LayerShape], dict[str, Any]]:
     params = document.get("params", {})
     if not isinstance(params, dict):
         raise UsageError(f'layer file {path}: "params" must be an object of hardware parameters')
+    if not document["layers"]:
+        raise UsageError(f"layer file {path} holds no layers; give at least one")
     layers = []
     for index, entry in enumerate(document["layers"]):
         where = f"layer file {path}, layer {index}"
@@ -77,9 +74,34 @@ def layers_from_json(path: Path) -> tuple[list[LayerShape], dict[str, Any]]:
         missing = [key for key in LAYER_KEYS if key not in values]
         if missing:
             raise UsageError(f"{where}: missing key(s) {', '.join(missing)}")
+        _check_layer(where, values)
         values.setdefault("name", f"layer{index}")
         layers.append(LayerShape(**values))
     return layers, params
+
+
+#: The largest channel count, kernel or map side a layer file may give (as crossbar_size).
+MAX_LAYER_SIZE = 2**31 - 1
+
+
+def _check_layer(where: str, values: Mapping[str, Any]) -> None:
+    """A UsageError unless ``values`` is a layer a hardware model can take: a conv or linear kind,
+    sizes (and stride) that are whole numbers from 1, a role and a name that are strings."""
+    if values["kind"] not in ("conv", "linear"):
+        raise UsageError(f"{where}: kind must be 'conv' or 'linear', got {values['kind']!r}")
+    for key in (*LAYER_KEYS[1:], "stride"):
+        value = values.get(key, 1)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not 1 <= value <= MAX_LAYER_SIZE
+        ):
+            raise UsageError(
+                f"{where}: {key} must be an integer from 1 to {MAX_LAYER_SIZE}, got {value!r}"
+            )
+    for key in ("role", "name"):
+        if not isinstance(values.get(key, ""), str):
+            raise UsageError(f"{where}: {key} must be a string, got {values[key]!r}")
 
 
 UNIT_SUFFIXES = {"_mm2": " (mm^2)", "_uj": " (uJ)", "_ms": " (ms)"}

@@ -12,11 +12,29 @@ from rich.table import Table
 
 from neuronas.budgets import BUDGET_NAMES, BUDGETS, COST_KEYS, UNITS, Budgets
 from neuronas.builtins.progress import SearchProgress
-from neuronas.errors import NoFeasibleArchitecture
+from neuronas.errors import NoFeasibleArchitecture, UsageError
 from neuronas.hardware import load_toml, parse_assignments
 from neuronas.plugin import hookimpl, manager
 from neuronas.search.config import SearchConfig, read_config_file
 from neuronas.search.run_folder import default_run_dir
+
+
+def comma_list(text: str, option: str, convert: Any = str) -> tuple:
+    """The items of an option's comma-separated list (``4,6,8``), each converted; blanks around
+    items are dropped, but an empty item (``4,,8``, ``8,``) is a typo, refused, not skipped. An
+    empty ``text`` is the empty list (the caller says whether it may be)."""
+    if not text.strip():
+        return ()
+    items = [item.strip() for item in text.split(",")]
+    kind = "integers" if convert is int else "names"
+    if not all(items):
+        raise UsageError(
+            f"{option} {text!r} has an empty item; give a comma-separated list of {kind}"
+        )
+    try:
+        return tuple(convert(item) for item in items)
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not a comma-separated list of {kind}") from None
 
 
 def result_table(result) -> Table:

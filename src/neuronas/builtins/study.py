@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +16,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from neuronas.builtins.search import comma_list
 from neuronas.errors import UsageError
+from neuronas.folders import read_json
 from neuronas.plugin import hookimpl
-from neuronas.search.config import DEFAULT_SPACE
+from neuronas.search.config import DEFAULT_SPACE, SearchConfig
 from neuronas.study import DEFAULT_METRICS, StudyConfig, StudyObserver, report_study, run_study
 
 
@@ -47,13 +48,6 @@ class RichStudyProgress(StudyObserver):
 
     def stop(self) -> None:
         self.progress.stop()
-
-
-def _split(text: str, convert=str) -> tuple:
-    try:
-        return tuple(convert(item.strip()) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise UsageError(f"{text!r} is not a comma-separated list of numbers") from None
 
 
 def summary_table(analysis) -> Table:
@@ -223,7 +217,11 @@ def _config(source: str, options: dict[str, Any]) -> StudyConfig:
         config_path = source_path / "config.json"
         if not config_path.is_file():
             raise UsageError(f"{source} is a folder but not a run folder (it has no config.json)")
-        run = json.loads(config_path.read_text())["config"]
+        saved = read_json(config_path, "a `neuronas run` folder's config.json")
+        try:
+            run = SearchConfig.from_dict(saved.get("config", saved)).to_dict()
+        except UsageError as error:
+            raise UsageError(f"{config_path}: {error}") from None
         base = {key: run[key] for key in ("space", "dataset", "data_dir", "width", "timesteps", "hidden", "population")}  # fmt: skip
         base["event_size"] = run.get("event_size")
         base["source_run"] = str(source_path)
@@ -237,9 +235,9 @@ def _config(source: str, options: dict[str, Any]) -> StudyConfig:
     return StudyConfig(
         **base,
         archs=options["archs"],
-        metrics=_split(options["metrics"]),
-        weight_bits=_split(options["weight_bits"], int),
-        score_batchnorm=_split(options["score_batchnorm"]),
+        metrics=comma_list(options["metrics"], "--metrics"),
+        weight_bits=comma_list(options["weight_bits"], "--weight-bits", int),
+        score_batchnorm=comma_list(options["score_batchnorm"], "--score-batchnorm"),
         dropout=options["dropout"],
         weight_init=options["weight_init"],
         fitness_batch=options["fitness_batch"],

@@ -8,8 +8,7 @@ from typing import Any
 
 import click
 
-from neuronas.builtins.search import config_from_options, run_command
-from neuronas.errors import UsageError
+from neuronas.builtins.search import comma_list, config_from_options, run_command
 from neuronas.plugin import hookimpl, manager
 from neuronas.sweep import PAPER_BITS, Row, SweepConfig, SweepObserver, run_sweep
 from neuronas.sweep.config import BASELINE_CANDIDATES
@@ -38,15 +37,6 @@ class LineProgress(SweepObserver):
             f"(quantization-aware at {row.bits} bits)",
             highlight=False,
         )
-
-
-def _bits(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(item) for item in text.split(",") if item.strip())
-    except ValueError:
-        raise UsageError(
-            f"--weight-bits {text!r} is not a comma-separated list of integers"
-        ) from None
 
 
 @click.command("sweep")
@@ -124,7 +114,7 @@ def sweep_command(ctx: click.Context, **options: Any) -> None:
         refuse_options_with_resume(ctx, list(options), "the sweep folder")
         config, out = SweepConfig(), resume
     else:
-        bits = _bits(options.pop("weight_bits"))
+        bits = comma_list(options.pop("weight_bits"), "--weight-bits", int)
         config = SweepConfig(
             search=config_from_options({**options, "weight_bits": bits[0] if bits else 8}, ctx),
             weight_bits=bits,

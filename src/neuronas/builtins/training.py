@@ -319,7 +319,11 @@ def _apply_options_file(
         raise UsageError(f"{path}: unknown training option(s): {', '.join(unknown)}")
     params = {param.name: param for param in ctx.command.params}
     for field, value in values.items():
-        name, value = ("no_augment", not value) if field == "augment" else (field, value)
+        name = "no_augment" if field == "augment" else field
+        if value is not None:
+            _check_file_type(path, field, params[name], value)
+        if field == "augment":
+            value = not value
         given = ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
         if given or (name == "arch" and run_dir is not None) or value is None:
             continue
@@ -327,6 +331,27 @@ def _apply_options_file(
             options[name] = params[name].type_cast_value(ctx, value)
         except click.BadParameter as error:
             raise UsageError(f"{path}: {field}: {error.message}") from None
+
+
+def _check_file_type(path: Path, field: str, param: click.Parameter, value: Any) -> None:
+    """A UsageError unless ``value`` (from a TOML or JSON file) is of the JSON type the option
+    takes: an integer where it counts, a number, a string, a flag's true or false, or a list of
+    them for a repeatable option; click itself would turn 1.7 into 1, and fail on a table."""
+    kind = param.type
+    if isinstance(kind, click.types.BoolParamType):
+        allowed, what = (bool,), ("true or false", "")
+    elif isinstance(kind, click.types.IntParamType):
+        allowed, what = (int,), ("an integer", "integers")
+    elif isinstance(kind, click.types.FloatParamType):
+        allowed, what = (int, float), ("a number", "numbers")
+    else:
+        allowed, what = (str,), ("a string", "strings")
+    items = value if getattr(param, "multiple", False) and isinstance(value, list) else [value]
+    if getattr(param, "multiple", False) and not isinstance(value, list):
+        raise UsageError(f"{path}: {field} must be a list of {what[1]}, got {value!r}")
+    for item in items:
+        if not isinstance(item, allowed) or (isinstance(item, bool) and bool not in allowed):
+            raise UsageError(f"{path}: {field} must be {what[0]}, got {item!r}")
 
 
 def _config_from_options(

@@ -34,7 +34,12 @@ class PluginNames:
         try:
             kind = canonical_kind(kind)
         except UnknownComponentError:
-            raise UnknownComponentError("component kind", kind, KINDS) from None
+            raise UnknownComponentError("component kind", kind, tuple(COMPONENTS)) from None
+        if kind not in COMPONENTS:  # a kind neuronas has, but no package template of
+            raise UsageError(
+                f"new-plugin has no template for kind {kind!r}; it writes one of: "
+                f"{', '.join(COMPONENTS)}"
+            )
         if len(name) > MAX_NAME or not NAME_PATTERN.fullmatch(name):
             raise UsageError(
                 f"plugin name {name!r}: use lowercase letters, digits and single hyphens, starting "

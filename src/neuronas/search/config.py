@@ -185,7 +185,7 @@ class SearchConfig:
     )
     init: str = attrs.field(
         default="shared",
-        validator=attrs.validators.in_(INIT_MODES),
+        validator=_choice(INIT_MODES),
         metadata=_option(
             "shared: a layer's weights depend on its place and op only; independent: fresh per "
             "candidate.",
@@ -251,8 +251,8 @@ class SearchConfig:
         unknown = set(data) - {field.name for field in attrs.fields(cls)}
         if unknown:
             raise UsageError(f"unknown search option(s): {', '.join(sorted(unknown))}")
-        budgets = data.get("budgets")
-        if budgets is not None:
+        if "budgets" in data:
+            budgets = data["budgets"]
             if not isinstance(budgets, Mapping):
                 raise UsageError(f"budgets must be an object, got {budgets!r}")
             unknown = set(budgets) - {field.name for field in attrs.fields(Budgets)}

@@ -73,7 +73,7 @@ def _complete_records(path: Path) -> tuple[list[tuple[int, Any]], int]:
             continue
         try:
             records.append((number, json.loads(line)))
-        except (json.JSONDecodeError, RecursionError) as error:
+        except (ValueError, RecursionError) as error:  # ValueError: also a too long integer
             raise UsageError(
                 f"{path}: line {number} is not a journal record (not valid JSON: "
                 f"{getattr(error, 'msg', error)}); the journal is corrupt"

@@ -112,6 +112,9 @@ class StudyConfig:
         unknown = set(values) - {field.name for field in attrs.fields(cls)}
         if unknown:
             raise UsageError(f"unknown study option(s): {', '.join(sorted(unknown))}")
+        for key in ("metrics", "weight_bits", "score_batchnorm"):
+            if key in values and not isinstance(values[key], list | tuple):
+                raise UsageError(f"study option {key} must be a list, got {values[key]!r}")
         return cls(**values)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -142,7 +143,10 @@ def draw_architectures(config: StudyConfig, macro: Macro) -> list[str]:
         journal = Path(config.source_run) / "journal.jsonl"
         if not journal.is_file():
             raise UsageError(f"{config.source_run} has no journal.jsonl to take architectures from")
-        scored = sorted({r["arch"] for r in Journal.read(journal) if r.get("score") is not None})
+        from neuronas.report import load_run  # its journal checked as `neuronas report` checks it
+
+        run = load_run(config.source_run)
+        scored = sorted({c.arch for c in run.candidates if c.score is not None})
         if len(scored) < config.archs:
             raise UsageError(
                 f"{config.source_run} scored {len(scored)} architectures; the study needs "
@@ -168,13 +172,79 @@ def read_study(out_dir: Path, doing: str = "resume") -> tuple[StudyConfig, list[
     if not path.is_file():
         raise UsageError(f"cannot {doing} {out_dir}: it has no {CONFIG_NAME} of a study")
     saved = read_json(path, "a study's config.json")
+    if "architectures" not in saved:
+        raise UsageError(
+            f"cannot {doing} {out_dir}: its {CONFIG_NAME} has no architectures; it is not a study "
+            "folder (a run folder is given to `neuronas study RUN_DIR`)"
+        )
     archs = saved.get("architectures")
     if not isinstance(archs, list) or not all(isinstance(a, str) for a in archs):
         raise UsageError(f"{path}: architectures must be a list of architecture strings")
+    if not isinstance(saved.get("config"), dict):
+        raise UsageError(f"{path}: config must be the object of the study's options")
     try:
-        return StudyConfig.from_dict(saved.get("config") or {}), archs
+        for arch in archs:
+            Architecture.parse(arch)
+        return StudyConfig.from_dict(saved["config"]), archs
     except (UsageError, TypeError) as error:
         raise UsageError(f"{path}: {error}") from None
+
+
+def _fraction(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value <= 1
+
+
+def _score_value(value: Any) -> bool:
+    """What score_to_json writes: None, a finite number, or "inf" / "-inf"."""
+    if value is None or value in ("inf", "-inf"):
+        return True
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_records(
+    records: Iterable[Any], path: Path, config: StudyConfig, archs: list[str]
+) -> list[dict[str, Any]]:
+    """The records of a study's journal, each one this study could have written (a score of one
+    of its architectures and columns, a pick, a training of a seed it trains, accuracies in
+    [0, 1]); a UsageError naming the first that is not, so that no foreign or garbled record
+    becomes a number of study.json."""
+    columns = set(config.columns())
+    checked = []
+    for number, record in enumerate(records, start=1):
+        where = f"{path}: record {number}"
+        if not isinstance(record, dict):
+            raise UsageError(f"{where} is a JSON {type(record).__name__}, not a study record")
+        kind = record.get("kind")
+        if kind not in ("score", "pick", "training"):
+            raise UsageError(f"{where} has kind {kind!r}; a study writes score, pick, training")
+        arch = record.get("arch")
+        if not isinstance(arch, str) or (kind == "score" and arch not in archs):
+            raise UsageError(f"{where}: architecture {arch!r} is not one of this study's")
+        if kind in ("score", "pick"):
+            column = (record.get("metric"), record.get("bits"), record.get("batchnorm"))
+            if column not in columns:
+                raise UsageError(f"{where}: metric, bits, batchnorm {column} is not a study column")
+            value = record.get("value" if kind == "score" else "score")
+            if not _score_value(value):
+                raise UsageError(f"{where}: score {value!r} is not a number, null, 'inf' or '-inf'")
+        else:
+            seed = record.get("seed")
+            if isinstance(seed, bool) or seed not in range(config.seeds):
+                raise UsageError(f"{where}: seed {seed!r} is not one of 0..{config.seeds - 1}")
+            accuracies = [
+                record.get("test_accuracy"),
+                *(record.get("epochs") if isinstance(record.get("epochs"), list) else [None]),
+                *(
+                    record.get("quantized_test_accuracy").values()
+                    if isinstance(record.get("quantized_test_accuracy"), dict)
+                    else [None]
+                ),
+            ]
+            wrong = [value for value in accuracies if not _fraction(value)]
+            if wrong:
+                raise UsageError(f"{where}: accuracy {wrong[0]!r} is not a number from 0 to 1")
+        checked.append(record)
+    return checked
 
 
 def report_study(out_dir: str | Path) -> dict[str, Any]:
@@ -187,7 +257,7 @@ def report_study(out_dir: str | Path) -> dict[str, Any]:
     config, archs = read_study(out_dir, "report on")
     journal = out_dir / JOURNAL_NAME
     records = Journal.read(journal) if journal.exists() else []
-    return write_study(out_dir, config, archs, records)
+    return write_study(out_dir, config, archs, check_records(records, journal, config, archs))
 
 
 def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyConfig, list[str]]:
@@ -260,7 +330,7 @@ def _run_study(
     )
     journal = Journal(out_dir / JOURNAL_NAME)
     try:
-        records = list(journal.records)
+        records = check_records(journal.records, journal.path, config, archs)
         done_scores = {
             (r["arch"], r["metric"], r["bits"], r["batchnorm"])
             for r in records
