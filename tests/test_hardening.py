@@ -276,6 +276,17 @@ def test_disabling_a_plugin_that_does_not_exist_says_so(capsys):
     assert "unknown plugin to disable 'serch'" in line and "Did you mean 'search'?" in line
 
 
+def test_disabling_through_the_environment_is_checked_as_the_option_is(capsys, monkeypatch):
+    from neuronas.cli import main
+
+    monkeypatch.setenv("NEURONAS_DISABLE_PLUGINS", "report,strategis")
+    with pytest.raises(SystemExit) as caught:
+        main(["plugins"])
+    assert caught.value.code == 2
+    line = one_line(capsys)
+    assert "unknown plugin to disable 'strategis'" in line and "Did you mean 'strategies'?" in line
+
+
 # --- checkpoints ---------------------------------------------------------------------------------
 
 

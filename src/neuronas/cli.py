@@ -197,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         manager.reset(blocked=disabled)
         host = manager.get_host()
-        unknown = [name for name in host.unknown_blocked() if name in disabled]
+        unknown = host.unknown_blocked()  # from --disable-plugin and NEURONAS_DISABLE_PLUGINS
         if unknown:
             raise UnknownComponentError("plugin to disable", unknown[0], host.known_names())
         group = build_cli()
