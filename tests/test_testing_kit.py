@@ -363,6 +363,18 @@ def test_a_quantizer_that_does_nothing_is_caught():
         neuronas.testing.check_quantizer(Nothing())
 
 
+def test_a_prepare_qat_that_leaves_the_forward_pass_in_float_is_caught():
+    from neuronas.quantization import FixedPointQuantizer
+
+    @attrs.frozen
+    class FloatTraining(FixedPointQuantizer):
+        def prepare_qat(self, model, bits, rounding="nearest", seed=0):
+            return []  # the forward pass keeps seeing float weights
+
+    with pytest.raises(ConformanceError, match=r"'qat'.*differ from the quantized network's"):
+        neuronas.testing.check_quantizer(FloatTraining())
+
+
 def test_a_space_whose_sample_ignores_the_rng_is_caught():
     @attrs.frozen
     class Unseeded(CellSearchSpace):

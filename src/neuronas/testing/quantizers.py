@@ -6,7 +6,7 @@ import itertools
 import math
 from typing import Any
 
-from neuronas.contracts import QuantizationReport, Quantizer
+from neuronas.contracts import QuantizationReport, Quantizer, TrainingQuantizer
 from neuronas.errors import UsageError
 from neuronas.testing import networks
 from neuronas.testing.core import Checker, Conformance, check_members, is_cost, label
@@ -23,6 +23,8 @@ QUANTIZER_RULES: dict[str, str] = {
     "deterministic": "the same network, bits, rounding and seed give the same weights",
     "still-runs": "the quantized network still maps a batch to finite outputs",
     "unknown-rounding": "a rounding scheme it does not know is a UsageError",
+    "qat": "an optional prepare_qat(model, bits, rounding, seed) makes the forward pass see the "
+    "weights quantize gives at those bits, and the loss's gradient reaches the float weights",
 }
 
 BITS = (2, 4, 8, 16)
@@ -126,4 +128,49 @@ def check_quantizer(quantizer: Any, *, space: Any = None) -> Conformance:
         UsageError,
         lambda: quantizer.quantize(model, 4, rounding="no-such-rounding", seed=0),
     )
+    _check_qat(check, quantizer, space)
     return check.report()
+
+
+def _check_qat(check: Checker, quantizer: Any, space: Any) -> None:
+    """The fake quantization a quantizer offers for training, if it has the optional method."""
+    import torch
+
+    check.mark("qat")
+    if not isinstance(quantizer, TrainingQuantizer):
+        return
+    where = "a fresh candidate (seed 0) prepared for QAT at 4 bits"
+    trained = networks.small_network(space, seed=0)
+    check.run("qat", where, quantizer.prepare_qat, trained, 4, rounding="nearest", seed=0)
+    quantized = networks.small_network(space, seed=0)
+    quantizer.quantize(quantized, 4, rounding="nearest", seed=0)
+    batch = networks.input_batches()[0]
+    seen, expected = _first_layer_output(trained, batch), _first_layer_output(quantized, batch)
+    check.ensure(
+        "qat",
+        torch.allclose(seen, expected, rtol=1e-5, atol=1e-6),
+        where,
+        f"its first weight layer's outputs differ from the quantized network's by up to "
+        f"{float((seen - expected).abs().max())!r}",
+    )
+    networks.reset(trained)
+    trained(batch).sum().backward()
+    networks.reset(trained)
+    reached = any(
+        parameter.grad is not None and bool(parameter.grad.abs().sum() > 0)
+        for parameter in trained.parameters()
+    )
+    check.ensure("qat", reached, f"{where}, backward", "no float weight got a gradient")
+
+
+def _first_layer_output(model: Any, batch: Any) -> Any:
+    """What the first conv or linear layer computes in a forward pass (so a spiking network whose
+    later layers stay silent still shows which weights it used)."""
+    outputs = []
+    _name, layer = next(networks.weight_layers(model))
+    handle = layer.register_forward_hook(lambda _module, _inputs, output: outputs.append(output))
+    try:
+        networks.forward(model, batch)
+    finally:
+        handle.remove()
+    return outputs[0]
