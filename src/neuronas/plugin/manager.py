@@ -59,13 +59,14 @@ class PluginFailure:
     error: str
 
 
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    """The ``neuronas`` group's entry points, each once (an editable install and a stale copy of the
-    same distribution can both be on the path)."""
+def _entry_points() -> dict[tuple[str | None, str], importlib.metadata.EntryPoint]:
+    """The ``neuronas`` group's entry points by (distribution, name), each once (an editable
+    install and a stale copy of the same distribution can both be on the path). Read once per
+    host: the scan is most of a host's start-up."""
     seen: dict[tuple[str | None, str], importlib.metadata.EntryPoint] = {}
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         seen.setdefault((_distribution(entry_point), entry_point.name), entry_point)
-    return list(seen.values())
+    return seen
 
 
 def _distribution(entry_point: importlib.metadata.EntryPoint) -> str | None:
@@ -118,17 +119,23 @@ class PluginHost:
         self.failures: list[PluginFailure] = []
         self.skipped: list[PluginInfo] = []
         self._registry: Registry | None = None
-        self._register_builtins()
+        entry_points = _entry_points()
+        self._register_builtins(
+            [ep for (dist, _name), ep in entry_points.items() if dist == BUILTIN_DISTRIBUTION]
+        )
         if load_entry_points:
-            self._load_entry_points()
+            self._load_entry_points(
+                [
+                    (dist, ep)
+                    for (dist, _name), ep in entry_points.items()
+                    if dist != BUILTIN_DISTRIBUTION
+                ]
+            )
 
     # --- loading ---------------------------------------------------------------------------------
 
-    def _register_builtins(self) -> None:
-        builtins = sorted(
-            (ep for ep in _entry_points() if _distribution(ep) == BUILTIN_DISTRIBUTION),
-            key=lambda entry_point: entry_point.name,
-        )
+    def _register_builtins(self, builtins: list[importlib.metadata.EntryPoint]) -> None:
+        builtins = sorted(builtins, key=lambda entry_point: entry_point.name)
         if not builtins:
             raise PluginError(
                 "neuronas's built-in plugins are not registered: its entry points are missing, so "
@@ -143,12 +150,11 @@ class PluginHost:
                 continue
             self._add(entry_point.load(), info)
 
-    def _load_entry_points(self) -> None:
+    def _load_entry_points(
+        self, entry_points: list[tuple[str | None, importlib.metadata.EntryPoint]]
+    ) -> None:
         selected = _env_list("NEURONAS_LOAD_PLUGINS")
-        for entry_point in _entry_points():
-            dist_name = _distribution(entry_point)
-            if dist_name == BUILTIN_DISTRIBUTION:
-                continue
+        for dist_name, entry_point in entry_points:
             version = entry_point.dist.version if entry_point.dist else None
             info = PluginInfo(entry_point.name, version or "-", "entrypoint", dist_name)
             wanted = selected is None or entry_point.name in selected or dist_name in selected
