@@ -95,9 +95,15 @@ def _field_option(field: attrs.Attribute) -> Callable:
     return click.option(_flag_name(field), _parameter(field), **settings)
 
 
+def _budget_parameter(budget: Any) -> str:
+    """The click parameter of a budget's option: --max-area is max_area."""
+    return budget.option.removeprefix("--").replace("-", "_")
+
+
 def _budget_option(budget: Any) -> Callable:
     return click.option(
         budget.option,
+        _budget_parameter(budget),
         default=budget.default_text,
         show_default=True,
         help=f"{budget.name.capitalize()} budget, {budget.unit}.",
@@ -142,7 +148,7 @@ _OPTION_FIELDS = {
     **{_parameter(field): field.name for field in _described_fields()},
     "hardware_set": "hardware_params",
     "hardware_config": "hardware_params",
-    **{budget.option.removeprefix("--").replace("-", "_"): budget.field for budget in BUDGETS},
+    **{_budget_parameter(budget): budget.field for budget in BUDGETS},
 }
 _BUDGET_FIELDS = {budget.field for budget in BUDGETS}
 
@@ -186,9 +192,7 @@ def _options_to_config(options: Mapping[str, Any]) -> SearchConfig:
         values[field.name] = value
     return SearchConfig(
         **values,
-        budgets=Budgets(
-            **{budget.field: options[budget.option[2:].replace("-", "_")] for budget in BUDGETS}
-        ),
+        budgets=Budgets(**{budget.field: options[_budget_parameter(budget)] for budget in BUDGETS}),
         hardware_params={
             **(load_toml(options["hardware_config"]) if options["hardware_config"] else {}),
             **parse_assignments(options["hardware_set"]),
