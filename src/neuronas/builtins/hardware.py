@@ -12,6 +12,7 @@ from rich.table import Table
 import neuronas.plugin
 from neuronas.api import DEFAULTS, parse_architecture
 from neuronas.arch import LayerShape
+from neuronas.builtins.arch_options import arch_input_options
 from neuronas.console import console, print_json
 from neuronas.contracts import HardwareCost, run_parameters
 from neuronas.errors import UsageError
@@ -212,17 +213,7 @@ def _print_cost(cost: HardwareCost) -> None:
     show_default=True,
     help="Search space that turns ARCH into layers.",
 )
-@click.option(
-    "--dataset",
-    default=DEFAULTS.dataset,
-    show_default=True,
-    help="Dataset whose input and classes fill what ARCH leaves out.",
-)
-@click.option(
-    "--event-size",
-    type=click.IntRange(min=1),
-    help="Side of an event dataset's frames (down-sampled) [default: the dataset's].",
-)
+@arch_input_options
 @click.option(
     "--weight-bits",
     type=click.IntRange(min=1),

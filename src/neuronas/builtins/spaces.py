@@ -11,6 +11,7 @@ from rich.table import Table
 
 from neuronas.api import DEFAULTS, parse_architecture
 from neuronas.arch import Cell
+from neuronas.builtins.arch_options import arch_input_options
 from neuronas.plugin import get_component, guard, hookimpl
 from neuronas.snn import CellSearchSpace, count_parameters, memory_cost
 
@@ -78,17 +79,7 @@ def cell_equations(cell: Cell) -> list[str]:
     show_default=True,
     help="Search space that builds the cells.",
 )
-@click.option(
-    "--dataset",
-    default=DEFAULTS.dataset,
-    show_default=True,
-    help="Dataset whose input and classes fill what ARCH leaves out.",
-)
-@click.option(
-    "--event-size",
-    type=click.IntRange(min=1),
-    help="Side of an event dataset's frames (down-sampled) [default: the dataset's].",
-)
+@arch_input_options
 @click.option("--include-classifier", is_flag=True, help="Also map the classifier's linear layers.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def show_command(
