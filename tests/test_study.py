@@ -187,6 +187,25 @@ def test_cli_study_from_a_run_folder_and_bad_input(tmp_path, capsys):
     assert "do not combine it with --archs" in capsys.readouterr().err
 
 
+def test_resume_with_picks_adds_them_to_a_study_started_without(tmp_path, capsys):
+    folder = tmp_path / "study"
+    without = run_study(StudyConfig(**{**TINY, "picks": False}), folder)
+    before = records(folder)
+    assert run_cli(["study", "--resume", str(folder), "--no-picks"]) == 2
+    assert "do not combine it with --picks" in capsys.readouterr().err
+    assert run_cli(["study", "--resume", str(folder), "--picks", "--json"]) == 0
+    added = json.loads(capsys.readouterr().out)
+    after = records(folder)
+    assert after[: len(before)] == before  # nothing scored or trained again
+    picks = [r for r in after[len(before) :] if r["kind"] == "pick"]
+    assert [r["metric"] for r in picks] == ["hamming-logdet", "params"]
+    new_archs = {r["arch"] for r in picks} - {row["arch"] for row in without["architectures"]}
+    assert len(after) == len(before) + 2 + 2 * len(new_archs)
+    assert json.loads((folder / "config.json").read_text())["config"]["picks"] is True
+    assert added["metrics"] == without["metrics"]
+    assert set(added["picks"]) == {"hamming-logdet", "params"}
+
+
 def test_report_gives_the_interim_numbers_of_an_unfinished_study_and_changes_nothing(
     tmp_path, capsys
 ):

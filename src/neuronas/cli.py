@@ -37,16 +37,17 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         )
 
 
+def given_on_command_line(ctx: click.Context, name: str) -> bool:
+    """Whether the user typed option ``name``, as opposed to its default."""
+    return ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+
+
 def refuse_options_with_resume(
     ctx: click.Context, names: Iterable[str], saved_in: str, flag: str = "--resume"
 ) -> None:
     """``--resume`` (or another ``flag`` that reads a folder) continues with saved options;
     options also given on the command line are an error rather than silently ignored."""
-    given = [
-        name
-        for name in names
-        if ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
-    ]
+    given = [name for name in names if given_on_command_line(ctx, name)]
     if given:
         raise UsageError(
             f"{flag} uses the options saved in {saved_in}; do not combine it with "

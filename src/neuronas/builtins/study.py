@@ -131,7 +131,8 @@ def _fmt(value, pattern: str = "{:+.2f}") -> str:
     "--picks/--no-picks",
     default=True,
     show_default=True,
-    help="Also run two-phase under every score and train its pick.",
+    help="Also run two-phase under every score and train its pick (with --resume: add them to "
+    "a study started with --no-picks).",
 )
 @click.option(
     "--executor", default="local", show_default=True, help="Executor for scores and trainings."
@@ -165,7 +166,7 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
     """
     import datetime
 
-    from neuronas.cli import refuse_options_with_resume
+    from neuronas.cli import given_on_command_line, refuse_options_with_resume
     from neuronas.console import console, err_console, exit_on_interrupt, print_json
 
     resume = options.pop("resume")
@@ -188,8 +189,10 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
             highlight=False,
         )
         return
+    add_picks = resume is not None and options["picks"] and given_on_command_line(ctx, "picks")
     if resume is not None:
-        refuse_options_with_resume(ctx, [*options, "source"], "the study folder")
+        names = [name for name in [*options, "source"] if not (add_picks and name == "picks")]
+        refuse_options_with_resume(ctx, names, "the study folder")
         config, out = StudyConfig(), resume
     else:
         config = _config(source, options)
@@ -198,7 +201,9 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
     display = None if as_json else RichStudyProgress(err_console)
     try:
         with exit_on_interrupt(f"neuronas study --resume {out}"):
-            analysis = run_study(config, out, resume=resume is not None, observer=display)
+            analysis = run_study(
+                config, out, resume=resume is not None, observer=display, add_picks=add_picks
+            )
     finally:
         if display is not None:
             display.stop()

@@ -313,6 +313,8 @@ def _apply_options_file(
     """Set every option ``path`` holds (TrainConfig's field names) that the command line does not,
     each checked as its option would be: the command line wins, and RUN_DIR's architecture wins
     over the file's."""
+    from neuronas.cli import given_on_command_line
+
     values = read_options_file(path, "a file of training options")
     unknown = sorted(set(values) - {field.name for field in attrs.fields(TrainConfig)})
     if unknown:
@@ -324,7 +326,7 @@ def _apply_options_file(
             _check_file_type(path, field, params[name], value)
         if field == "augment":
             value = not value
-        given = ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+        given = given_on_command_line(ctx, name)
         if given or (name == "arch" and run_dir is not None) or value is None:
             continue
         try:

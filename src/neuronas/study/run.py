@@ -260,10 +260,15 @@ def report_study(out_dir: str | Path) -> dict[str, Any]:
     return write_study(out_dir, config, archs, check_records(records, journal, config, archs))
 
 
-def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyConfig, list[str]]:
+def _prepare(
+    config: StudyConfig, out_dir: Path, resume: bool, add_picks: bool
+) -> tuple[StudyConfig, list[str]]:
     if resume:
-        return read_study(out_dir)
-    path = out_dir / CONFIG_NAME
+        saved, archs = read_study(out_dir)
+        if add_picks and not saved.picks:
+            saved = attrs.evolve(saved, picks=True)
+            _write_config(out_dir, saved, archs)
+        return saved, archs
     if (out_dir / JOURNAL_NAME).exists():
         raise UsageError(
             f"{out_dir} already holds a study; continue it with --resume {out_dir} or choose "
@@ -277,8 +282,13 @@ def _prepare(config: StudyConfig, out_dir: Path, resume: bool) -> tuple[StudyCon
     input_shape = input_shape_of(dataset, config.event_size)
     archs = draw_architectures(config, macro_for(config, space, input_shape, dataset.num_classes))
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, json.dumps({"config": config.to_dict(), "architectures": archs}, indent=2))
+    _write_config(out_dir, config, archs)
     return config, archs
+
+
+def _write_config(out_dir: Path, config: StudyConfig, archs: list[str]) -> None:
+    document = {"config": config.to_dict(), "architectures": archs}
+    write_atomic(out_dir / CONFIG_NAME, json.dumps(document, indent=2))
 
 
 def _run_stage(
@@ -302,24 +312,28 @@ def run_study(
     out_dir: str | Path,
     resume: bool = False,
     observer: StudyObserver | None = None,
+    add_picks: bool = False,
 ) -> dict[str, Any]:
-    """Run (or resume) a study in ``out_dir`` (locked meanwhile); returns what study.json holds."""
+    """Run (or resume) a study in ``out_dir`` (locked meanwhile); returns what study.json holds.
+
+    ``add_picks`` on resume turns picks on for a study started without them: its scores and
+    trainings stand, the two-phase searches and the picks' trainings are added."""
     out_dir = Path(out_dir)
     observer = observer or StudyObserver()
     if resume and not out_dir.is_dir():
         raise UsageError(f"cannot resume {out_dir}: there is no such folder")
     hint = f"every finished score and training is kept: continue with `neuronas study --resume {out_dir}`"
     with locked(out_dir, "study"), resumable(hint):
-        return _run_study(config, out_dir, resume, observer)
+        return _run_study(config, out_dir, resume, observer, add_picks)
 
 
 def _run_study(
-    config: StudyConfig, out_dir: Path, resume: bool, observer: StudyObserver
+    config: StudyConfig, out_dir: Path, resume: bool, observer: StudyObserver, add_picks: bool
 ) -> dict[str, Any]:
     from neuronas.data import load_split, sample_batches
     from neuronas.study.report import write_study
 
-    config, archs = _prepare(config, out_dir, resume)
+    config, archs = _prepare(config, out_dir, resume, add_picks)
     dataset = get_component("dataset", config.dataset)
     root = Path(config.data_dir) if config.data_dir else None
     batches = sample_batches(
