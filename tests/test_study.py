@@ -40,6 +40,29 @@ def test_bootstrap_interval_brackets_the_estimate_and_is_seeded():
     assert stats.correlation(x, y, "kendall", seed=3) == result
 
 
+def test_kendall_difference_is_paired():
+    y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    # a perfect ranking against a reversed one: 1 - (-1) in every resample (ties stay paired)
+    both = {"value": 2.0, "low": 2.0, "high": 2.0}
+    assert stats.kendall_difference(y, y[::-1], y).to_dict() == pytest.approx(both)
+    assert stats.kendall_difference(y, y, y) == stats.Difference(0.0, 0.0, 0.0)
+    rng = np.random.default_rng(1)
+    accuracy = rng.normal(size=30)
+    score, size = accuracy + rng.normal(size=30), accuracy + 2 * rng.normal(size=30)
+    result = stats.kendall_difference(score, size, accuracy, seed=2)
+    tau = scipy_stats.kendalltau
+    assert result.value == pytest.approx(
+        tau(score, accuracy).statistic - tau(size, accuracy).statistic
+    )
+    assert result.low < result.value < result.high
+    # pairing: the interval of the difference is narrower than the two taus' intervals allow
+    score_tau = stats.correlation(score, accuracy, "kendall", seed=2)
+    size_tau = stats.correlation(size, accuracy, "kendall", seed=2)
+    assert result.high - result.low < (score_tau.high - score_tau.low) + (
+        size_tau.high - size_tau.low
+    )
+
+
 def test_partial_spearman_by_hand():
     # the values are ranks: r = 1 - 6 sum(d^2) / (n (n^2 - 1)) gives 0.8, 0.9 and 0.5
     x = np.array([1, 2, 3, 4, 5], dtype=float)
@@ -129,6 +152,8 @@ def test_a_study_writes_its_table_csv_and_plot(tmp_path):
     assert analysis["size_baseline"] == "params"
     assert len(analysis["epochs"]) == 2 and analysis["noise"]["seed_tau"] is not None
     assert set(analysis["picks"]) == {"hamming-logdet", "params"}
+    assert set(entry["kendall_minus_size"]) == {"value", "low", "high"}
+    assert "kendall_minus_size" not in analysis["metrics"]["params"]
     with (folder / "study.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 4 and float(rows[0]["params"]) > 0
@@ -224,7 +249,9 @@ def test_report_gives_the_interim_numbers_of_an_unfinished_study_and_changes_not
     assert run_cli(["study", "--report", str(folder)]) == 0
     assert "interim: 2 of 4 architectures trained with every seed" in capsys.readouterr().out
     assert run_cli(["study", "--report", str(tmp_path / "reference")]) == 0
-    assert "every architecture is trained: 4 of 4" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "every architecture is trained: 4 of 4" in out
+    assert "Kendall tau minus size's (paired 95% interval): hamming-logdet " in out
     assert run_cli(["study", "--report", str(folder), "--archs", "5"]) == 2
     assert "--report uses the options saved in the study folder" in capsys.readouterr().err
     assert run_cli(["study", "--report", str(tmp_path)]) == 2

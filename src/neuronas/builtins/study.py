@@ -77,6 +77,34 @@ def summary_table(analysis) -> Table:
     return table
 
 
+def size_comparison(analysis) -> str | None:
+    """Each metric's Kendall tau minus the size baseline's with its paired interval, and which
+    metrics beat size beyond the sample's noise (the interval above 0); None before there is one."""
+    differences = {
+        label: entry["kendall_minus_size"]
+        for label, entry in analysis["metrics"].items()
+        if "kendall_minus_size" in entry
+    }
+    if not differences:
+        return None
+    parts = [
+        f"{label} {_fmt(d['value'])} [{_fmt(d['low'])}, {_fmt(d['high'])}]"
+        for label, d in differences.items()
+    ]
+    beats = [label for label, d in differences.items() if d["low"] > 0]
+    verdict = (
+        f"beyond the noise: {', '.join(beats)}" if beats else "none beats size beyond the noise"
+    )
+    return f"Kendall tau minus size's (paired 95% interval): {'; '.join(parts)}; {verdict}"
+
+
+def _print_summary(console, analysis) -> None:
+    console.print(summary_table(analysis))
+    comparison = size_comparison(analysis)
+    if comparison is not None:
+        console.print(comparison, highlight=False)
+
+
 def _fmt(value, pattern: str = "{:+.2f}") -> str:
     return "-" if value is None else pattern.format(value)
 
@@ -180,7 +208,7 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
         if as_json:
             print_json(analysis)
             return
-        console.print(summary_table(analysis))
+        _print_summary(console, analysis)
         trained, total = analysis["trained_architectures"], len(analysis["architectures"])
         state = "every architecture is trained" if trained == total else "interim"
         console.print(
@@ -210,7 +238,7 @@ def study_command(ctx: click.Context, source: str, **options: Any) -> None:
     if as_json:
         print_json(analysis)
         return
-    console.print(summary_table(analysis))
+    _print_summary(console, analysis)
     console.print(f"study folder: {out} (study.json, study.csv, study.png)", highlight=False)
 
 

@@ -76,6 +76,9 @@ def analyse(
             if size is not None and column != size_column:
                 rho, p_value = stats.partial_spearman(values, accuracy, size)
                 entry["partial_spearman_given_size"] = {"value": rho, "p_value": p_value}
+                entry["kendall_minus_size"] = stats.kendall_difference(
+                    values, size, accuracy, config.seed
+                ).to_dict()
         metrics[labels[column]] = entry
     epochs = _per_epoch(config, trained, trainings, scores, columns, labels)
     return {
