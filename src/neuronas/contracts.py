@@ -17,7 +17,7 @@ import attrs
 from neuronas.arch import Architecture, Cell, LayerShape, Macro
 from neuronas.budgets import BUDGET_NAMES, COST_KEYS
 from neuronas.errors import UsageError
-from neuronas.folders import PLAUSIBLE, mapping, number
+from neuronas.folders import PLAUSIBLE, mapping, number, whole_number
 
 if TYPE_CHECKING:
     import numpy as np
@@ -288,11 +288,7 @@ def input_shape_of(dataset: Any, event_size: int | None = None) -> tuple[int, in
             f"({channels}x{height}x{width})"
         )
     sensor = int(getattr(dataset, "sensor_size", height))
-    if (
-        isinstance(event_size, bool)
-        or not isinstance(event_size, int)
-        or not 1 <= event_size <= sensor
-    ):
+    if not whole_number(event_size, 1, sensor):
         raise UsageError(
             f"--event-size must be an integer from 1 to {sensor} ({dataset.name}'s sensor side; frames "
             f"are down-sampled, never up), got {event_size!r}"

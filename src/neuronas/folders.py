@@ -180,6 +180,11 @@ def read_options_file(path: Path, what: str) -> dict[str, Any]:
 PLAUSIBLE = 1e30
 
 
+def whole_number(value: Any, low: int, high: int) -> bool:
+    """Whether ``value`` is an int (not a bool) from ``low`` to ``high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
 def number(
     value: Any, where: str, minimum: float | None = None, limit: float | None = None
 ) -> float:

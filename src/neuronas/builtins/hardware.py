@@ -16,7 +16,7 @@ from neuronas.builtins.arch_options import arch_input_options
 from neuronas.console import console, print_json
 from neuronas.contracts import HardwareCost, run_parameters
 from neuronas.errors import UsageError
-from neuronas.folders import read_json
+from neuronas.folders import read_json, whole_number
 from neuronas.hardware import (
     SpikeFlowModel,
     SpikeSimModel,
@@ -92,11 +92,7 @@ def _check_layer(where: str, values: Mapping[str, Any]) -> None:
         raise UsageError(f"{where}: kind must be 'conv' or 'linear', got {values['kind']!r}")
     for key in (*LAYER_KEYS[1:], "stride"):
         value = values.get(key, 1)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or not 1 <= value <= MAX_LAYER_SIZE
-        ):
+        if not whole_number(value, 1, MAX_LAYER_SIZE):
             raise UsageError(
                 f"{where}: {key} must be an integer from 1 to {MAX_LAYER_SIZE}, got {value!r}"
             )
